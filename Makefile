@@ -1,0 +1,222 @@
+# SPDX-License-Identifier: MIT
+# async-inspect and libasync. Everything builds into .output/; `make V=1` shows commands.
+#
+#   make            libasync (static, shared, pkg-config), async-inspect, examples
+#   make test       unit tests under ASan+UBSan, then the BPF integration tests (root)
+#   make demo       start an example, trace it, print the summary (root)
+#   make bench      benchmarks; see bench/RESULTS.md
+#   make fuzz       libFuzzer targets for the file parsers (FUZZ_SECONDS each)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make format     clang-format the tree
+
+OUTPUT ?= .output
+PREFIX ?= /usr/local
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+LLVM_STRIP ?= llvm-strip
+ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' \
+			-e 's/riscv64/riscv/' -e 's/s390x/s390/')
+VERSION := 0.1.0
+FUZZ_SECONDS ?= 60
+
+ifeq ($(V),1)
+	Q =
+	msg =
+else
+	Q = @
+	msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+	MAKEFLAGS += --no-print-directory
+endif
+
+WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
+CFLAGS ?= -g -O2
+ALL_CFLAGS := $(CFLAGS) -std=gnu11 $(WARN) -Iinclude -I$(OUTPUT) -D_GNU_SOURCE -pthread
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# BPF programs see the kernel's types from vmlinux.h and libbpf's headers.
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iinclude -Ibpf \
+	-I$(OUTPUT) -Wall -Werror
+# clang -target bpf does not see the host's multiarch include directory by itself.
+CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+
+RUNTIME_SRCS := $(sort $(wildcard runtime/*.c))
+RUNTIME_HDRS := $(wildcard include/async/*.h runtime/*.h)
+RUNTIME_OBJS := $(patsubst runtime/%.c,$(OUTPUT)/runtime/%.o,$(RUNTIME_SRCS))
+NOPROBE_OBJS := $(patsubst runtime/%.c,$(OUTPUT)/noprobes/runtime/%.o,$(RUNTIME_SRCS))
+ASAN_OBJS := $(patsubst runtime/%.c,$(OUTPUT)/asan/runtime/%.o,$(RUNTIME_SRCS))
+
+BPF_SRCS := $(sort $(wildcard bpf/*.bpf.c))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+TEST_BPF_SRCS := $(sort $(wildcard tests/bpf/*.bpf.c))
+TEST_BPF_SKELS := $(patsubst tests/bpf/%.bpf.c,$(OUTPUT)/tests/%.skel.h,$(TEST_BPF_SRCS))
+
+USER_SRCS := $(sort $(wildcard user/*.c))
+USER_HDRS := $(wildcard user/*.h bpf/*.h)
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+USER_LIBS := -lbpf -lelf -lz -lm
+
+EXAMPLES := $(patsubst examples/%.c,$(OUTPUT)/examples/%,$(sort $(wildcard examples/*.c)))
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(sort $(wildcard tests/unit/test_*.c)))
+# C programs the integration tests drive (workloads, probe readers).
+TEST_PROGS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/%,$(filter-out %.bpf.c,$(sort $(wildcard tests/bpf/*.c))))
+BENCH_PROGS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(sort $(wildcard bench/*.c)))
+BENCH_NOPROBE_PROGS := $(patsubst bench/%.c,$(OUTPUT)/bench/noprobes/%,$(sort $(wildcard bench/*.c)))
+FUZZERS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+
+LIBASYNC_A := $(OUTPUT)/libasync.a
+LIBASYNC_SO := $(OUTPUT)/libasync.so
+LIBASYNC_NOPROBES := $(OUTPUT)/noprobes/libasync.a
+TOOL := $(OUTPUT)/async-inspect
+
+.PHONY: all deps lib tool examples tests test unit-test bpf-test demo bench fuzz install \
+	format clean
+.DELETE_ON_ERROR:
+
+all: lib tool examples
+
+# ---- packages: a fresh Debian machine needs nothing but make --------------------------
+DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev systemtap-sdt-dev \
+	libcmocka-dev pkg-config
+DEPS_STAMP := $(OUTPUT)/.deps-ok
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): | $(OUTPUT)
+	$(Q)./scripts/ensure-packages $(DEB_PACKAGES)
+	$(Q)touch $@
+
+$(OUTPUT) $(OUTPUT)/runtime $(OUTPUT)/noprobes/runtime $(OUTPUT)/asan/runtime $(OUTPUT)/user \
+$(OUTPUT)/examples $(OUTPUT)/tests $(OUTPUT)/bench/noprobes $(OUTPUT)/fuzz:
+	$(Q)mkdir -p $@
+
+# ---- libasync ---------------------------------------------------------------------------
+lib: $(LIBASYNC_A) $(LIBASYNC_SO) $(LIBASYNC_NOPROBES) $(OUTPUT)/libasync.pc
+
+$(OUTPUT)/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) $(DEPS_STAMP) | $(OUTPUT)/runtime
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
+
+$(OUTPUT)/noprobes/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) $(DEPS_STAMP) | $(OUTPUT)/noprobes/runtime
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -DASYNC_NO_PROBES -fPIC -c $< -o $@
+
+$(OUTPUT)/asan/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) $(DEPS_STAMP) | $(OUTPUT)/asan/runtime
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -c $< -o $@
+
+$(LIBASYNC_A): $(RUNTIME_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBASYNC_NOPROBES): $(NOPROBE_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBASYNC_SO): $(RUNTIME_OBJS) runtime/libasync.map
+	$(call msg,LD,$@)
+	$(Q)$(CC) -shared -pthread -Wl,-soname,libasync.so.0 -Wl,--version-script=runtime/libasync.map \
+		-o $@.0 $(RUNTIME_OBJS) && ln -sf libasync.so.0 $@
+
+$(OUTPUT)/libasync.pc: runtime/libasync.pc.in | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< >$@
+
+# ---- BPF programs and skeletons ---------------------------------------------------------
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/async/abi.h $(DEPS_STAMP) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(OUTPUT)/tests/%.bpf.o: tests/bpf/%.bpf.c $(wildcard bpf/*.h) include/async/abi.h $(DEPS_STAMP) | $(OUTPUT)/tests
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+%.skel.h: %.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< >$@
+
+# ---- async-inspect ------------------------------------------------------------------------
+tool: $(TOOL)
+
+$(OUTPUT)/user/%.o: user/%.c $(USER_HDRS) include/async/abi.h $(BPF_SKELS) | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Iuser -Ibpf -c $< -o $@
+
+$(TOOL): $(USER_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -pthread -o $@ $^ $(USER_LIBS)
+
+# ---- examples: linked against the shared libasync ------------------------------------------
+examples: $(EXAMPLES)
+
+$(OUTPUT)/examples/%: examples/%.c $(RUNTIME_HDRS) $(LIBASYNC_SO) | $(OUTPUT)/examples
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< -L$(OUTPUT) -lasync -Wl,-rpath,'$$ORIGIN/..'
+
+# ---- tests --------------------------------------------------------------------------------
+tests: $(UNIT_TESTS) $(TEST_PROGS) $(TEST_BPF_SKELS) all
+
+$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(ASAN_OBJS) $(wildcard tests/unit/*.h) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -Iruntime -Itests/unit -o $@ $< $(ASAN_OBJS) -lcmocka
+
+$(OUTPUT)/tests/%: tests/bpf/%.c $(TEST_BPF_SKELS) $(LIBASYNC_A) $(RUNTIME_HDRS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -I$(OUTPUT)/tests -Iuser -Ibpf -o $@ $< $(LIBASYNC_A) $(USER_LIBS)
+
+test: tests
+	$(Q)./tests/run-all $(OUTPUT)
+
+unit-test: $(UNIT_TESTS)
+	$(Q)./tests/run-all --unit-only $(OUTPUT)
+
+bpf-test: tests
+	$(Q)./tests/run-all --bpf-only $(OUTPUT)
+
+# ---- demo ---------------------------------------------------------------------------------
+demo: all
+	$(Q)./examples/demo.sh $(OUTPUT)
+
+# ---- benchmarks ---------------------------------------------------------------------------
+$(OUTPUT)/bench/%: bench/%.c $(LIBASYNC_A) $(RUNTIME_HDRS) | $(OUTPUT)/bench/noprobes
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBASYNC_A)
+
+$(OUTPUT)/bench/noprobes/%: bench/%.c $(LIBASYNC_NOPROBES) $(RUNTIME_HDRS) | $(OUTPUT)/bench/noprobes
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -DASYNC_NO_PROBES -o $@ $< $(LIBASYNC_NOPROBES)
+
+bench: all $(BENCH_PROGS) $(BENCH_NOPROBE_PROGS)
+	$(Q)./bench/run.sh $(OUTPUT)
+
+# ---- fuzzing (clang's libFuzzer) ------------------------------------------------------------
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(USER_SRCS) $(USER_HDRS) $(BPF_SKELS) | $(OUTPUT)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Iinclude \
+		-I$(OUTPUT) -Iuser -Ibpf -o $@ $< $(shell sed -n 's|^// fuzz-sources: ||p' $<) $(USER_LIBS)
+
+fuzz: $(FUZZERS)
+	$(Q)for f in $(FUZZERS); do \
+		name=$$(basename $$f); mkdir -p tests/fuzz/corpus/$$name; \
+		echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 tests/fuzz/corpus/$$name || exit 1; \
+	done
+
+# ---- install ------------------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include/async
+	install -m 0755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(LIBASYNC_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(LIBASYNC_SO).0 $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libasync.so.0 $(DESTDIR)$(PREFIX)/lib/libasync.so
+	install -m 0644 include/async/*.h $(DESTDIR)$(PREFIX)/include/async/
+	install -m 0644 $(OUTPUT)/libasync.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^vmlinux/')
+
+clean:
+	rm -rf $(OUTPUT)

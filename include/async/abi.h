@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The contract between libasync and its tracers: everything a tracer reads out of a
+ * traced process (descriptors, frames, task and thread records, the registry) and the
+ * constants its probes pass. Included by the runtime, by the BPF programs (after
+ * vmlinux.h) and by the async-inspect loader, so it uses only the kernel's __u64-style
+ * types and no pointers: addresses are __u64 in the traced process' address space.
+ *
+ * Layout changes bump ASYNC_ABI_VERSION; readers refuse versions they do not know.
+ */
+#ifndef ASYNC_ABI_H
+#define ASYNC_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define ASYNC_ABI_VERSION 1
+
+/* ---- descriptors ------------------------------------------------------------------ */
+
+/* ELF section holding every struct async_desc of an object (executable or library). */
+#define ASYNC_DESC_SECTION "async_desc"
+#define ASYNC_DESC_MAGIC 0x43534441u /* "ADSC" little-endian */
+
+enum async_desc_kind {
+	ASYNC_DESC_FUNCTION = 1, /* an async function (its poll function) */
+	ASYNC_DESC_AWAIT = 2,	 /* an await point inside an async function */
+	ASYNC_DESC_LEAF = 3,	 /* a runtime-provided future: sleep, recv, lock, ... */
+	ASYNC_DESC_TRACED = 4,	 /* ASYNC_TRACE marker: hand-written future or plain function */
+	ASYNC_DESC_CALL = 5,	 /* a plain function called from async code (ASYNC_CALL) */
+	ASYNC_DESC_OBJECT = 6,	 /* a wait object's declaration: mutex, channel */
+};
+
+/*
+ * One descriptor, 40 bytes, 8-byte aligned, in section ASYNC_DESC_SECTION. The three
+ * string pointers are ordinary data pointers of the object they live in (relocated by
+ * the dynamic loader in PIE executables and shared libraries).
+ *
+ * function: the enclosing C function (__func__). For FUNCTION and AWAIT descriptors
+ *           written with the ASYNC_* macros this is the poll function, whose name is
+ *           "<async fn>_poll"; readers show the async function's name without "_poll".
+ * callee:   AWAIT: the awaited async function; CALL: the plain function called;
+ *           OBJECT: the object's expression (e.g. "&db->lock"); otherwise 0.
+ */
+struct async_desc_abi {
+	__u32 magic;
+	__u16 kind;
+	__u16 flags;
+	__u32 line;
+	__u32 reserved;
+	__u64 function;
+	__u64 callee;
+	__u64 file;
+};
+
+/* ---- frames: one per future, chained from a task's root to its innermost future --- */
+
+struct async_frame_abi {
+	__u64 fn;     /* FUNCTION, LEAF or TRACED descriptor of this future */
+	__u64 at;     /* AWAIT descriptor it is stopped at, 0 before its first await */
+	__u64 child;  /* frame of the future being awaited at `at`, 0 if none */
+	__u32 resume; /* the macro's resume point (private to the runtime) */
+	__u32 flags;
+};
+
+#define ASYNC_CHAIN_MAX 16 /* deepest await chain tracers walk */
+
+/* ---- tasks ------------------------------------------------------------------------ */
+
+#define ASYNC_TASK_MAGIC 0x4b534154u /* "TASK" */
+
+enum async_task_state {
+	ASYNC_TASK_IDLE = 0,	  /* pending, waiting for a wake-up */
+	ASYNC_TASK_SCHEDULED = 1, /* woken, in a run queue */
+	ASYNC_TASK_RUNNING = 2,	  /* being polled */
+	ASYNC_TASK_DONE = 3,	  /* completed or aborted; kept alive by a JoinHandle */
+};
+
+/* What a pending task waits on (wait probes and task records). */
+enum async_wait_kind {
+	ASYNC_WAIT_NONE = 0,
+	ASYNC_WAIT_JOIN = 1,	   /* obj = task record address, holder = that task's id */
+	ASYNC_WAIT_MUTEX = 2,	   /* obj = mutex address, holder = id of the task holding it */
+	ASYNC_WAIT_CHAN_RECV = 3,  /* obj = channel address, holder = 0 */
+	ASYNC_WAIT_CHAN_SEND = 4,  /* obj = channel address (full), holder = 0 */
+	ASYNC_WAIT_TIMER = 5,	   /* obj = 0, holder = 0 */
+	ASYNC_WAIT_IO = 6,	   /* obj = file descriptor, holder = 0 */
+	ASYNC_WAIT_BLOCKING = 7,   /* obj = 0: a spawn_blocking job on the blocking pool */
+};
+
+/*
+ * The first member of every task, kept current with plain stores. The registry links
+ * live tasks through reg_next so a reader of process memory finds every task.
+ */
+struct async_task_abi {
+	__u32 magic;
+	__u32 state;	      /* enum async_task_state */
+	__u64 id;	      /* 1, 2, 3, ...; never reused within a process */
+	__u64 parent_id;      /* 0 for tasks spawned outside any task */
+	__u64 fn;	      /* descriptor of the task's root future */
+	__u64 name;	      /* address of the NUL-terminated name given at spawn */
+	__u64 root_frame;     /* address of the root future's struct async_frame */
+	__u64 spawn_ns;	      /* CLOCK_MONOTONIC */
+	__u64 state_since_ns; /* when the task entered its current state */
+	__u64 last_wake_ns;
+	__u64 polls;
+	__u32 wait_kind; /* enum async_wait_kind */
+	__u32 reserved;
+	__u64 wait_obj;
+	__u64 wait_holder;
+	__u64 wait_desc; /* AWAIT descriptor of the await that waits, 0 if unknown */
+	__u64 reg_next;	 /* next live task (address of its async_task_abi), 0 at the end */
+	__u64 reg_prev;
+};
+
+/* The first members of struct async_mutex, so a reader can name a mutex's holder. */
+#define ASYNC_MUTEX_MAGIC 0x5854554du /* "MUTX" */
+struct async_mutex_abi {
+	__u32 magic;
+	__u32 waiters;
+	__u64 holder_id; /* task id holding the lock, 0 when free */
+	__u64 desc;	 /* OBJECT descriptor naming where it was declared */
+};
+
+/* ---- threads ---------------------------------------------------------------------- */
+
+#define ASYNC_THREAD_MAGIC 0x44524854u /* "THRD" */
+
+enum async_thread_kind {
+	ASYNC_THREAD_WORKER = 1,   /* executor worker (or the single-threaded loop's thread) */
+	ASYNC_THREAD_BLOCKING = 2, /* spawn_blocking pool */
+	ASYNC_THREAD_REACTOR = 3,  /* timer / epoll driver */
+};
+
+/*
+ * One per runtime thread, updated with plain stores around every poll. A sampler that
+ * interrupts a thread reads `seq` before and after the rest: an odd value means a poll
+ * is in progress; a change means the record moved under it.
+ */
+struct async_thread_abi {
+	__u32 magic;
+	__u32 tid;	     /* kernel thread id (gettid) */
+	__u32 kind;	     /* enum async_thread_kind */
+	__u32 index;	     /* worker index within its executor */
+	__u64 seq;	     /* +1 at poll start and +1 at poll end */
+	__u64 task_id;	     /* task being polled, 0 when idle */
+	__u64 task;	     /* its async_task_abi address, 0 when idle */
+	__u64 root_frame;    /* the task's root frame address, 0 when idle */
+	__u64 fn;	     /* the task's function descriptor */
+	__u64 poll_start_ns; /* 0 unless a tracer enabled the probes */
+	__u64 next;	     /* next thread record, 0 at the end */
+};
+
+/* ---- registry: reachable from the exported symbol ASYNC_REGISTRY_SYMBOL ------------ */
+
+#define ASYNC_REGISTRY_SYMBOL "async_registry"
+#define ASYNC_REGISTRY_MAGIC 0x5254534743534e41ull /* "ANSCGSTR" */
+
+struct async_registry_abi {
+	__u64 magic;
+	__u32 version; /* ASYNC_ABI_VERSION */
+	__u32 size;    /* sizeof(struct async_registry_abi) */
+	__u64 threads; /* first thread record, 0 if none */
+	__u64 tasks;   /* first live task, 0 if none */
+	__u64 live_tasks;
+	__u64 spawned_tasks;
+	__u64 gen; /* bumped on every change to either list */
+};
+
+/* ---- probes (provider "libasync"); see docs/probes.md --------------------------- */
+
+#define ASYNC_PROBE_PROVIDER "libasync"
+
+enum async_poll_result {
+	ASYNC_RESULT_PENDING = 0,
+	ASYNC_RESULT_READY = 1,
+};
+
+/* The record one poll produces; the tracer's per-poll aggregation takes exactly this. */
+struct async_poll_rec {
+	__u64 task_id;
+	__u64 start_ns;
+	__u64 end_ns;
+	__u64 woken_ns;	 /* when the task was last woken before this poll, 0 if never */
+	__u64 state;	 /* AWAIT descriptor the root future stopped at, 0 when ready */
+	__u64 leaf;	 /* AWAIT descriptor of the innermost future, 0 when ready */
+	__u64 waker_id;	 /* task that woke it, 0 if none or woken from outside a task */
+	__u32 result;	 /* enum async_poll_result */
+	__u32 tid;
+};
+
+#endif /* ASYNC_ABI_H */

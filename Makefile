@@ -37,7 +37,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iinclude -Ibpf \
 	-I$(OUTPUT) -Wall -Werror
 # clang -target bpf does not see the host's multiarch include directory by itself.
-CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+CLANG_BPF_SYS_INCLUDES = $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
 RUNTIME_SRCS := $(sort $(wildcard runtime/*.c))
@@ -73,17 +73,27 @@ TOOL := $(OUTPUT)/async-inspect
 .PHONY: all deps lib tool examples tests test unit-test bpf-test demo bench fuzz install \
 	format clean
 .DELETE_ON_ERROR:
+# Skeletons and objects built through pattern chains are products, not temporaries.
+.SECONDARY:
 
 all: lib tool examples
 
 # ---- packages: a fresh Debian machine needs nothing but make --------------------------
 DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev systemtap-sdt-dev \
 	libcmocka-dev pkg-config
+
+# What the integration tests drive besides the build: JSON checks, wrk load, dot, tmux.
+TEST_DEB_PACKAGES := python3 wrk graphviz tmux binutils
 DEPS_STAMP := $(OUTPUT)/.deps-ok
+TEST_DEPS_STAMP := $(OUTPUT)/.test-deps-ok
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): | $(OUTPUT)
 	$(Q)./scripts/ensure-packages $(DEB_PACKAGES)
+	$(Q)touch $@
+
+$(TEST_DEPS_STAMP): | $(OUTPUT)
+	$(Q)./scripts/ensure-packages $(TEST_DEB_PACKAGES)
 	$(Q)touch $@
 
 $(OUTPUT) $(OUTPUT)/runtime $(OUTPUT)/noprobes/runtime $(OUTPUT)/asan/runtime $(OUTPUT)/user \
@@ -156,11 +166,32 @@ $(OUTPUT)/examples/%: examples/%.c $(RUNTIME_HDRS) $(LIBASYNC_SO) | $(OUTPUT)/ex
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< -L$(OUTPUT) -lasync -Wl,-rpath,'$$ORIGIN/..'
 
 # ---- tests --------------------------------------------------------------------------------
-tests: $(UNIT_TESTS) $(TEST_PROGS) $(TEST_BPF_SKELS) all
+tests: $(UNIT_TESTS) $(TEST_PROGS) $(TEST_BPF_SKELS) all $(TEST_DEPS_STAMP)
 
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(ASAN_OBJS) $(wildcard tests/unit/*.h) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -Iruntime -Itests/unit -o $@ $< $(ASAN_OBJS) -lcmocka
+
+# Tool unit tests (tests/unit/test_tool_*.c) link the ASan-built user/ helpers: every
+# user/*.c except main.c and the per-subcommand files (helpers include no skeleton).
+USER_CMD_SRCS := user/main.c $(patsubst %,user/%.c,trace top tasks profile record report \
+	graph deadlock analyze list)
+ASAN_USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/asan/user/%.o,$(filter-out $(USER_CMD_SRCS),$(USER_SRCS)))
+
+$(OUTPUT)/asan/user:
+	$(Q)mkdir -p $@
+
+# Keep them: they are shared by every tool test and are not worth rebuilding each time.
+.SECONDARY: $(ASAN_USER_OBJS)
+
+$(OUTPUT)/asan/user/%.o: user/%.c $(USER_HDRS) include/async/abi.h $(DEPS_STAMP) | $(OUTPUT)/asan/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -Iuser -Ibpf -c $< -o $@
+
+$(OUTPUT)/tests/test_tool_%: tests/unit/test_tool_%.c $(ASAN_USER_OBJS) $(wildcard tests/unit/*.h) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -Iuser -Ibpf -Itests/unit -o $@ $< $(ASAN_USER_OBJS) \
+		-lcmocka $(USER_LIBS)
 
 $(OUTPUT)/tests/%: tests/bpf/%.c $(TEST_BPF_SKELS) $(LIBASYNC_A) $(RUNTIME_HDRS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
@@ -197,11 +228,15 @@ $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(USER_SRCS) $(USER_HDRS) $(BPF_SKELS
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Iinclude \
 		-I$(OUTPUT) -Iuser -Ibpf -o $@ $< $(shell sed -n 's|^// fuzz-sources: ||p' $<) $(USER_LIBS)
 
+# New inputs go to $(OUTPUT)/fuzz/NAME.corpus (libFuzzer writes to its first directory);
+# the committed seeds under tests/fuzz/corpus/NAME are only read.
 fuzz: $(FUZZERS)
 	$(Q)for f in $(FUZZERS); do \
-		name=$$(basename $$f); mkdir -p tests/fuzz/corpus/$$name; \
+		name=$$(basename $$f); mkdir -p $$f.corpus $$f.artifacts; \
 		echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 tests/fuzz/corpus/$$name || exit 1; \
+		seeds=tests/fuzz/corpus/$$name; [ -d $$seeds ] || seeds=; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=$$f.artifacts/ \
+			$$f.corpus $$seeds || exit 1; \
 	done
 
 # ---- install ------------------------------------------------------------------------------

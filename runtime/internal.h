@@ -46,6 +46,24 @@ void async__timer_cancel(struct async__timer *t);
 /* 1 once fired. */
 int async__timer_fired(const struct async__timer *t);
 
+/*
+ * Runtime threads register a record (struct async_thread_abi) in the registry for
+ * their lifetime; the record is updated with plain stores around every poll. Fires the
+ * thread_start probe. Implemented in exec.c.
+ */
+struct async__thread *async__thread_register(enum async_thread_kind kind, unsigned index);
+void async__thread_unregister(struct async__thread *t);
+
+/*
+ * The blocking pool (blocking.c): started by async_exec_new with opts->blocking_threads
+ * threads (lazily on first submit is fine), stopped by async_exec_free after the
+ * workers. Jobs still queued at stop are run to completion first.
+ */
+struct async__blocking_pool;
+int async__blocking_pool_new(unsigned threads, struct async__blocking_pool **out);
+void async__blocking_pool_free(struct async__blocking_pool *pool);
+struct async__blocking_pool *async__exec_blocking_pool(struct async_exec *exec);
+
 /* Blocking pool: run job->fn(job->arg) on a pool thread, then wake job->waker. */
 struct async__job {
 	int (*fn)(void *arg);

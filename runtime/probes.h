@@ -15,16 +15,22 @@
 #ifdef ASYNC_NO_PROBES
 
 #define ASYNC_PROBE_ENABLED(name) 0
-#define ASYNC_PROBE(name, ...) ((void)0)
+/* Keeps the arguments "used" (call sites guard with ASYNC_PROBE_ENABLED: dead code). */
+static inline void async__probe_unused(int dummy, ...)
+{
+	(void)dummy;
+}
+#define ASYNC_PROBE(name, ...) async__probe_unused(0, ##__VA_ARGS__)
 
 #else
 
 #define _SDT_HAS_SEMAPHORES 1
+#define SDT_USE_VARIADIC    1
 #include <sys/sdt.h>
 
-#define ASYNC__SEMAPHORE(name) libasync_##name##_semaphore
+#define ASYNC__SEMAPHORE(name)	  libasync_##name##_semaphore
 #define ASYNC_PROBE_ENABLED(name) __builtin_expect(ASYNC__SEMAPHORE(name) != 0, 0)
-#define ASYNC_PROBE(name, ...) STAP_PROBEV(libasync, name, ##__VA_ARGS__)
+#define ASYNC_PROBE(name, ...)	  STAP_PROBEV(libasync, name, ##__VA_ARGS__)
 
 /* The semaphores, defined in probes.c; the kernel counts attached uprobes in them. */
 #define ASYNC__PROBE_LIST(X) \

@@ -123,6 +123,22 @@ struct async_mutex_abi {
 	__u64 desc;	 /* OBJECT descriptor naming where it was declared */
 };
 
+/*
+ * Optional: the first members of struct async_chan, kept current with plain stores, so a
+ * reader can tell a receiver that no sender can wake any more (senders 0, nothing
+ * queued) and name the channel. Readers check the magic and do without when it is not
+ * there (a runtime that does not provide it).
+ */
+#define ASYNC_CHAN_MAGIC 0x4e414843u /* "CHAN" */
+struct async_chan_abi {
+	__u32 magic;
+	__u32 senders;	/* sender handles alive */
+	__u32 receiver; /* 1 while the receiver handle is alive */
+	__u32 len;	/* items queued */
+	__u64 capacity; /* items */
+	__u64 desc;	/* OBJECT descriptor naming where it was created */
+};
+
 /* ---- threads ---------------------------------------------------------------------- */
 
 #define ASYNC_THREAD_MAGIC 0x44524854u /* "THRD" */
@@ -188,6 +204,7 @@ struct async_poll_rec {
 	__u64 waker_id;	 /* task that woke it, 0 if none or woken from outside a task */
 	__u32 result;	 /* enum async_poll_result */
 	__u32 tid;
+	__u64 fn;	 /* the task's function descriptor (root frame's fn) */
 };
 
 #endif /* ASYNC_ABI_H */

@@ -29,7 +29,11 @@ void *async_exec_data(const struct async_exec *exec);
  * runs the loop on the calling thread). Returns 0, or a negative errno.
  */
 int async_exec_run(struct async_exec *exec);
-/* Makes async_exec_run return once every running poll has returned; tasks stay. */
+/*
+ * Makes async_exec_run return once every running poll has returned; tasks stay (and
+ * are not polled until the next async_exec_run). A stop while no async_exec_run is
+ * running makes the next one return at once. Safe from any thread and from tasks.
+ */
 void async_exec_stop(struct async_exec *exec);
 
 /*

@@ -93,14 +93,14 @@ typedef void (*async_drop_fn)(void *future);
 	case 0:
 
 /* Await `child` (a struct callee *), polling it with callee_poll(child, cx). */
-#define ASYNC_AWAIT(f, cx, callee, child)                                                   \
+#define ASYNC_AWAIT(f, cx, callee, child_)                                                  \
 	do {                                                                                \
 		ASYNC__DESC(async__await_desc, ASYNC_DESC_AWAIT, #callee);                  \
 		(f)->frame.at = &async__await_desc;                                         \
-		(f)->frame.child = (struct async_frame *)(child);                           \
+		(f)->frame.child = (struct async_frame *)(child_);                          \
 		(f)->frame.resume = __LINE__;                                               \
 	case __LINE__:                                                                      \
-		if (callee##_poll((child), (cx)) == ASYNC_PENDING)                          \
+		if (callee##_poll((child_), (cx)) == ASYNC_PENDING)                         \
 			return ASYNC_PENDING;                                               \
 		(f)->frame.child = 0;                                                       \
 		(f)->frame.at = 0;                                                          \
@@ -110,11 +110,11 @@ typedef void (*async_drop_fn)(void *future);
  * Await a future through an explicit poll expression that yields enum async_poll,
  * for futures not named callee_poll (e.g. a select over several children).
  */
-#define ASYNC_AWAIT_EXPR(f, callee, child, poll_expr)                                       \
+#define ASYNC_AWAIT_EXPR(f, callee, child_, poll_expr)                                      \
 	do {                                                                                \
 		ASYNC__DESC(async__await_desc, ASYNC_DESC_AWAIT, #callee);                  \
 		(f)->frame.at = &async__await_desc;                                         \
-		(f)->frame.child = (struct async_frame *)(child);                           \
+		(f)->frame.child = (struct async_frame *)(child_);                          \
 		(f)->frame.resume = __LINE__;                                               \
 	case __LINE__:                                                                      \
 		if ((poll_expr) == ASYNC_PENDING)                                           \

@@ -36,11 +36,28 @@ void ai_warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ai_check_bpf_privileges(void);
 /* Checks that PID names a live process; prints the error if not. */
 int ai_check_pid(pid_t pid);
+/* Whether PID still runs: false once it is gone or a zombie. Prints nothing. */
+bool ai_proc_alive(pid_t pid);
 
 /* Parses a positive decimal with an optional unit; returns false if malformed. */
 bool ai_parse_u64(const char *s, uint64_t *out);
 /* "250ms", "1.5s", "3us", "42ns" for a duration in ns (into buf, returns buf). */
 const char *ai_fmt_duration(uint64_t ns, char *buf, size_t len);
+
+/*
+ * Copies s into buf (truncating) with control bytes replaced by '?', so that names read
+ * from untrusted files cannot drive the terminal. NULL prints as "". Returns buf.
+ */
+const char *ai_printable(const char *s, char *buf, size_t len);
+
+/*
+ * Grows the array *arr of *n rows of `size` bytes (*cap allocated, doubling) by one zeroed
+ * row and returns it; NULL (the array unchanged) when out of memory.
+ */
+void *ai_add_row(void **arr, size_t *n, size_t *cap, size_t size);
+
+/* FNV-1a (64-bit) of a NUL-terminated string, for the tool's hash tables. */
+uint64_t ai_str_hash(const char *s);
 
 /* CLOCK_MONOTONIC now, the clock of bpf_ktime_get_ns and of libasync's timestamps. */
 uint64_t ai_now_ns(void);

@@ -13,8 +13,8 @@
 #include <sys/types.h>
 
 struct ai_desc {
-	uint64_t addr;	      /* link-time virtual address of the descriptor in its object */
-	uint32_t kind;	      /* enum async_desc_kind */
+	uint64_t addr; /* link-time virtual address of the descriptor in its object */
+	uint32_t kind; /* enum async_desc_kind */
 	uint32_t line;
 	const char *function; /* display name: the poll function without "_poll" */
 	const char *callee;   /* NULL when the descriptor has none */
@@ -51,5 +51,40 @@ void ai_proc_descs_free(struct ai_proc_descs *p);
 
 /* "fetch_user", "fetch_user@fetch_posts", "examples/fetch_user.c:41" helpers. */
 const char *ai_desc_location(const struct ai_desc *d, char *buf, size_t len);
+
+/* ---- additions (H4) ------------------------------------------------------------------ */
+
+/* ai_desc_table_load() on an ELF image in memory (`name` becomes t->path); for fuzzing. */
+int ai_desc_table_load_mem(const void *buf, size_t len, const char *name, int allow_empty,
+			   struct ai_desc_table **out);
+/* "function", "await", "leaf", "traced", "call", "object" for enum async_desc_kind. */
+const char *ai_desc_kind_name(uint32_t kind);
+
+/* One USDT probe of an ELF object (a .note.stapsdt note), addresses link-time. */
+struct ai_usdt_probe {
+	char *provider;
+	char *name;
+	char *args; /* the argument spec string, e.g. "8@%rdi -4@%esi"; "" when none */
+	uint64_t pc;
+	uint64_t base;
+	uint64_t semaphore; /* 0 when the probe has none */
+};
+/* Every stapsdt probe of the file (any provider), in note order; errors as above. */
+int ai_usdt_probes_load(const char *path, struct ai_usdt_probe **out, size_t *n);
+/* The same on an ELF image in memory (for fuzzing). */
+int ai_usdt_probes_load_mem(const void *buf, size_t len, struct ai_usdt_probe **out, size_t *n);
+void ai_usdt_probes_free(struct ai_usdt_probe *p, size_t n);
+/* 1 if the file carries libasync USDT probes, 0 if not, negative errno if unreadable. */
+int ai_elf_has_libasync_probes(const char *path);
+
+/* ---- additions (H8: record stores every table of the process in its file) --------- */
+
+/*
+ * The i-th object seen in the process (in the order they were found; a rescan only
+ * appends): its path as in /proc/PID/maps, load bias, and descriptor table (NULL when
+ * it has none). -ENOENT past the last.
+ */
+int ai_proc_descs_object(const struct ai_proc_descs *p, size_t i, const char **path, uint64_t *bias,
+			 const struct ai_desc_table **t);
 
 #endif /* AI_DESC_H */

@@ -15,6 +15,7 @@ struct ai_json {
 	bool pretty;
 	bool first[AI_JSON_MAX_DEPTH];
 	bool after_key;
+	char kind[AI_JSON_MAX_DEPTH]; /* '{' or '[' per open level, for ai_json_finish() */
 };
 
 void ai_json_init(struct ai_json *j, FILE *f, bool pretty);

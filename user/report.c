@@ -1,12 +1,296 @@
-/* SPDX-License-Identifier: MIT */
-/* PLACEHOLDER: replaced by the report subcommand's implementation. */
+// SPDX-License-Identifier: MIT
+/*
+ * async-inspect report: the summaries of `trace` (same text, same JSON schema), a
+ * Perfetto timeline, an SVG picture or terminal bars, offline from a recording.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include "commands.h"
 #include "common.h"
+#include "summary.h"
+#include "timeline.h"
+
+/* Exit status of a report on a damaged recording (what was readable was reported). */
+#define AI_EXIT_PARTIAL 3
+
+static struct env {
+	const char *file;
+	const char *output;
+	const char *timeline;
+	const char *svg;
+	bool json, pretty, text, no_color;
+	enum ai_sum_sort sort;
+	size_t top;
+	unsigned width;
+	size_t rows;
+	uint64_t long_poll_ns, lost_waker_ns;
+} env = { .top = 10, .rows = 50, .long_poll_ns = 10000000ull, .lost_waker_ns = 1000000000ull };
+
+enum {
+	OPT_JSON = 0x100,
+	OPT_PRETTY,
+	OPT_TIMELINE,
+	OPT_SVG,
+	OPT_TEXT,
+	OPT_WIDTH,
+	OPT_ROWS,
+	OPT_NO_COLOR,
+	OPT_SORT,
+	OPT_TOP,
+	OPT_LONG_POLL,
+	OPT_LOST_WAKER,
+};
+
+static const char doc[] =
+    "Summaries, timelines and pictures from a recording made by 'async-inspect record'.\n"
+    "\n"
+    "Without options prints the same summary as 'trace' (per function, per await point, "
+    "per task, warnings); --json prints it in the JSON schema of 'trace --json'. "
+    "--timeline writes Chrome trace-event JSON for ui.perfetto.dev or chrome://tracing "
+    "(a track per task with its polls and waits, worker threads, spawn and wake arrows); "
+    "--svg a static picture with a row per task; --text the same as coloured bars in the "
+    "terminal. A damaged or truncated recording is reported as far as it could be read, "
+    "with a warning and exit status 3.\n"
+    "\n"
+    "EXAMPLES:\n"
+    "  async-inspect report run.rec                     # text summary\n"
+    "  async-inspect report run.rec --json --pretty     # the trace --json schema\n"
+    "  async-inspect report run.rec --timeline run.json # then open it in Perfetto\n"
+    "  async-inspect report run.rec --svg run.svg       # one row per task\n"
+    "  async-inspect report run.rec --text --rows 20    # bars in the terminal\n"
+    "\v"
+    "Exit status: 0 ok, 1 the file cannot be read or is not a recording, 2 bad usage, 3 the "
+    "recording is damaged or incomplete (the report covers what could be read). The file "
+    "format is docs/record-format.md; the JSON schema docs/trace-json.md; the exports "
+    "docs/report.md.";
+
+static const struct argp_option opts[] = {
+	{ "json", OPT_JSON, NULL, 0, "Print the summary as one JSON document", 0 },
+	{ "pretty", OPT_PRETTY, NULL, 0, "Indent the JSON (implies --json)", 0 },
+	{ "output", 'o', "FILE", 0, "Write the summary to FILE instead of stdout", 0 },
+	{ "timeline", OPT_TIMELINE, "OUT.json", 0, "Write a Chrome trace-event timeline", 0 },
+	{ "svg", OPT_SVG, "OUT.svg", 0, "Write an SVG timeline, one row per task", 0 },
+	{ "text", OPT_TEXT, NULL, 0, "Print the timeline as bars in the terminal", 0 },
+	{ "width", OPT_WIDTH, "COLS", 0, "Width of the --text bars (default: terminal)", 0 },
+	{ "rows", OPT_ROWS, "N", 0, "Tasks shown by --text (default 50, 0 = all)", 0 },
+	{ "no-color", OPT_NO_COLOR, NULL, 0, "No ANSI colours in --text", 0 },
+	{ "sort", OPT_SORT, "KEY", 0, "Sort tables by busy (default), polls, sched, idle, wait",
+	  0 },
+	{ "top", OPT_TOP, "N", 0, "Rows per table (default 10, 0 = all)", 0 },
+	{ "long-poll", OPT_LONG_POLL, "MS", 0, "Warn about polls longer than MS (default 10)", 0 },
+	{ "lost-waker", OPT_LOST_WAKER, "MS", 0,
+	  "Warn about tasks pending this long with nothing to wake them (default 1000)", 0 },
+	{},
+};
+
+static int bad_value(const char *opt, const char *val, const char *expected)
+{
+	ai_errorf("invalid value '%s' for %s: expected %s", val, opt, expected);
+	return EINVAL;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	uint64_t v;
+
+	(void)state;
+	switch (key) {
+	case OPT_JSON:
+		env.json = true;
+		break;
+	case OPT_PRETTY:
+		env.json = env.pretty = true;
+		break;
+	case 'o':
+		env.output = arg;
+		break;
+	case OPT_TIMELINE:
+		env.timeline = arg;
+		break;
+	case OPT_SVG:
+		env.svg = arg;
+		break;
+	case OPT_TEXT:
+		env.text = true;
+		break;
+	case OPT_WIDTH:
+		if (!ai_parse_u64(arg, &v) || v < 10 || v > 10000)
+			return bad_value("--width", arg, "10..10000 columns");
+		env.width = (unsigned)v;
+		break;
+	case OPT_ROWS:
+		if (!ai_parse_u64(arg, &v) || v > 1000000)
+			return bad_value("--rows", arg, "a number of tasks");
+		env.rows = (size_t)v;
+		break;
+	case OPT_NO_COLOR:
+		env.no_color = true;
+		break;
+	case OPT_SORT:
+		if (ai_summary_parse_sort(arg, &env.sort))
+			return bad_value("--sort", arg, "busy, polls, sched, idle or wait");
+		break;
+	case OPT_TOP:
+		if (!ai_parse_u64(arg, &v) || v > 1000000)
+			return bad_value("--top", arg, "a number of rows");
+		env.top = (size_t)v;
+		break;
+	case OPT_LONG_POLL:
+		if (!ai_parse_u64(arg, &v) || v == 0 || v > 3600000)
+			return bad_value("--long-poll", arg, "milliseconds (1..3600000)");
+		env.long_poll_ns = v * 1000000ull;
+		break;
+	case OPT_LOST_WAKER:
+		if (!ai_parse_u64(arg, &v) || v == 0 || v > 86400000)
+			return bad_value("--lost-waker", arg, "milliseconds (1..86400000)");
+		env.lost_waker_ns = v * 1000000ull;
+		break;
+	case ARGP_KEY_ARG:
+		if (env.file) {
+			ai_errorf(
+			    "one recording at a time: '%s' and '%s' (see 'async-inspect report "
+			    "--help')",
+			    env.file, arg);
+			return EINVAL;
+		}
+		env.file = arg;
+		break;
+	case ARGP_KEY_END:
+		if (!env.file) {
+			ai_errorf("no recording given (see 'async-inspect report --help')");
+			return EINVAL;
+		}
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+/* Writes one export to `path` with `fn`; prints the error itself. */
+static int write_export(const char *path, const char *what, const struct ai_timeline *tl,
+			int (*fn)(const struct ai_timeline *, FILE *))
+{
+	FILE *f = fopen(path, "we");
+	int err;
+
+	if (!f)
+		return ai_err("create", path, -errno);
+	err = fn(tl, f);
+	if (fclose(f) && !err)
+		err = -errno;
+	if (err)
+		return ai_err("write", path, err);
+	fprintf(stderr, "Wrote %s to %s (%zu tasks).\n", what, path, tl->ntasks);
+	return 0;
+}
+
+static int print_summary(const struct ai_timeline *tl)
+{
+	struct ai_lint_opts lo;
+	struct ai_summary s;
+	FILE *out = stdout;
+	int err;
+
+	ai_summary_lint_defaults(&lo);
+	lo.long_poll_ns = env.long_poll_ns;
+	lo.lost_waker_ns = env.lost_waker_ns;
+	lo.now_ns = tl->rf->info.end_ns ? tl->rf->info.end_ns : tl->last_ns;
+	err = ai_tl_summary(tl, &lo, &s);
+	if (!err && tl->rf->warning[0])
+		err = ai_summary_add_warning(&s, s.pid, "damaged-recording", 0, NULL, "%s",
+					     tl->rf->warning);
+	if (err) {
+		ai_summary_free(&s);
+		return ai_err("build", "the summary", err);
+	}
+	ai_summary_sort(&s, env.sort);
+	if (env.output) {
+		out = fopen(env.output, "we");
+		if (!out) {
+			err = ai_err("create", env.output, -errno);
+			ai_summary_free(&s);
+			return err;
+		}
+	}
+	if (env.json)
+		ai_summary_print_json(out, &s, env.pretty);
+	else
+		ai_summary_print_text(out, &s, env.top);
+	if (ferror(out))
+		err = -EIO;
+	if (out != stdout && fclose(out) && !err)
+		err = -errno;
+	ai_summary_free(&s);
+	if (err)
+		return ai_err("write", env.output ? env.output : "stdout", err);
+	return 0;
+}
 
 int cmd_report(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	ai_errorf("'report' is not built yet");
+	static const struct argp argp = { opts, parse_opt, "FILE", doc, NULL, NULL, NULL };
+	struct ai_timeline *tl = NULL;
+	bool exports;
+	char reason[300] = "";
+	int err;
+
+	argp_err_exit_status = AI_EXIT_USAGE;
+	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	if (err)
+		return AI_EXIT_USAGE;
+	exports = env.timeline || env.svg || env.text;
+
+	err = ai_tl_load(env.file, exports ? AI_TL_SLICES : 0, env.long_poll_ns, &tl, reason,
+			 sizeof(reason));
+	if (err) {
+		ai_errorf("failed to read '%s': %s", env.file, reason);
+		return AI_EXIT_FAIL;
+	}
+	if (tl->rf->warning[0])
+		ai_warnf("'%s' is damaged or incomplete: %s; the report covers what could be read",
+			 env.file, tl->rf->warning);
+	if (tl->rf->lost_total)
+		ai_warnf("%llu events were lost while recording (ring buffer full): counts are "
+			 "lower bounds",
+			 (unsigned long long)tl->rf->lost_total);
+	if (tl->dropped_slices)
+		ai_warnf("the timeline keeps the first %u polls; %llu more are only in the totals",
+			 AI_TL_MAX_SLICES, (unsigned long long)tl->dropped_slices);
+
+	if (env.timeline &&
+	    write_export(env.timeline, "a Perfetto timeline", tl, ai_tl_write_chrome))
+		goto fail;
+	if (env.svg && write_export(env.svg, "an SVG timeline", tl, ai_tl_write_svg))
+		goto fail;
+	if (env.text) {
+		struct winsize ws;
+		unsigned width = env.width;
+
+		if (!width)
+			width = !ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) && ws.ws_col > 50
+				    ? ws.ws_col - 50
+				    : 80;
+		err = ai_tl_write_text(tl, stdout, width, !env.no_color && isatty(STDOUT_FILENO),
+				       env.rows);
+		if (err) {
+			ai_err("write", "stdout", err);
+			goto fail;
+		}
+	}
+	if ((env.json || !exports) && print_summary(tl))
+		goto fail;
+	err = tl->rf->warning[0] ? AI_EXIT_PARTIAL : AI_EXIT_OK;
+	ai_tl_free(tl);
+	return err;
+fail:
+	ai_tl_free(tl);
 	return AI_EXIT_FAIL;
 }

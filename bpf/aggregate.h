@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The arithmetic of one poll, in one place for bpf/trace.bpf.c (aggregate_poll, live) and
+ * user/timeline.c (replay_poll, over a recording) so that `report` equals `trace`: the
+ * poll's busy time, how the time since the task's previous poll splits into idle and
+ * scheduling delay, who woke it, where it stopped, and the histogram slot of a duration.
+ * Static inline functions over struct async_poll_rec and plain counters: no BPF helpers,
+ * no maps. Include after vmlinux.h (BPF) or <linux/types.h> (userspace), and async/abi.h.
+ */
+#ifndef AI_BPF_AGGREGATE_H
+#define AI_BPF_AGGREGATE_H
+
+#include "hist.bpf.h"
+#include "trace.h"
+
+/* Who woke a task before a poll. */
+enum ai_poll_wake {
+	AI_POLL_WAKE_NONE,  /* first poll seen: no previous poll to be woken after */
+	AI_POLL_WAKE_SELF,  /* re-poll, woken by the task itself */
+	AI_POLL_WAKE_OTHER, /* re-poll, woken by another task or from outside a task */
+};
+
+/* The times one poll adds to its task, function and await point. */
+struct ai_poll_times {
+	__u64 dur;	 /* busy: the poll's own duration */
+	__u64 gap;	 /* end of the previous poll to the start of this one (re-polls) */
+	__u64 idle;	 /* part of gap before the wake */
+	__u64 sched;	 /* wake (or spawn) to the start of this poll */
+	__u32 has_sched; /* sched is known (goes into the scheduling-delay histogram) */
+	__u32 wake;	 /* enum ai_poll_wake */
+};
+
+/*
+ * The times of poll `r` of a task whose previous poll seen ended at last_end_ns (0: none
+ * seen) and that was seen spawned at spawn_ns (0: not seen).
+ */
+static __always_inline void ai_poll_times(const struct async_poll_rec *r, __u64 last_end_ns,
+					  __u64 spawn_ns, struct ai_poll_times *pt)
+{
+	pt->dur = r->end_ns > r->start_ns ? r->end_ns - r->start_ns : 0;
+	pt->gap = 0;
+	pt->idle = 0;
+	pt->sched = 0;
+	pt->has_sched = 0;
+	pt->wake = AI_POLL_WAKE_NONE;
+	if (last_end_ns) {
+		/* re-poll: split the gap since the last poll into idle and scheduling delay */
+		pt->gap = r->start_ns > last_end_ns ? r->start_ns - last_end_ns : 0;
+		if (r->woken_ns > last_end_ns && r->woken_ns <= r->start_ns) {
+			pt->idle = r->woken_ns - last_end_ns;
+			pt->sched = r->start_ns - r->woken_ns;
+		} else {
+			pt->sched = pt->gap; /* woken during the previous poll (a self-wake, a yield) */
+		}
+		pt->has_sched = 1;
+		pt->wake = r->waker_id == r->task_id ? AI_POLL_WAKE_SELF : AI_POLL_WAKE_OTHER;
+	} else if (r->woken_ns && r->woken_ns <= r->start_ns) {
+		/* first poll seen: spawned (or woken before we attached) -> first poll */
+		pt->sched = r->start_ns - r->woken_ns;
+		pt->has_sched = 1;
+	} else if (spawn_ns && spawn_ns <= r->start_ns) {
+		pt->sched = r->start_ns - spawn_ns;
+		pt->has_sched = 1;
+	}
+}
+
+/* Where the task stands after poll `r`: the AWAIT it stopped at, its leaf, its state. */
+static __always_inline __u64 ai_poll_at(const struct async_poll_rec *r)
+{
+	return r->result == ASYNC_RESULT_READY ? 0 : r->state;
+}
+
+static __always_inline __u64 ai_poll_leaf(const struct async_poll_rec *r)
+{
+	return r->result == ASYNC_RESULT_READY ? 0 : r->leaf;
+}
+
+static __always_inline __u32 ai_poll_task_state(const struct async_poll_rec *r)
+{
+	return r->result == ASYNC_RESULT_READY ? ASYNC_TASK_DONE : ASYNC_TASK_IDLE;
+}
+
+/* Slot of a duration in the TRACE_HIST_SLOTS-slot histograms of both sides. */
+static __always_inline __u32 ai_poll_slot(__u64 ns)
+{
+	return ai_hist_slot_bpf(ns, TRACE_HIST_SLOTS);
+}
+
+#endif /* AI_BPF_AGGREGATE_H */

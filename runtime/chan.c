@@ -11,6 +11,11 @@
  * wakes the longest-waiting receive, which then takes an item from the ring.
  *
  * Invariant: senders wait only while the ring is full and the receiver is alive.
+ *
+ * The channel starts with struct async_chan_abi (include/async/abi.h): the sender count,
+ * whether the receiver is alive, the queued length, the capacity and the OBJECT
+ * descriptor, kept current with plain stores under the lock, so a tool reading the
+ * process (async-inspect deadlock) can tell that nothing can wake a task waiting on it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,17 +24,15 @@
 #include "waitq.h"
 
 struct async_chan {
+	/* first: magic, senders (handles alive), receiver (1 while alive), len (items
+	 * queued), capacity (items), desc (where async_chan_new named it) */
+	struct async_chan_abi abi;
 	int lock;
-	unsigned refs;		   /* handles alive, plus drops still waking waiters */
-	unsigned senders;	   /* sender handles alive */
-	bool receiver;		   /* receiver handle alive */
-	size_t capacity;	   /* items */
-	size_t item_size;	   /* bytes */
-	size_t head;		   /* index of the oldest item */
-	size_t len;		   /* items queued */
-	struct async__waitq sendq; /* senders waiting for room (ring full) */
-	struct async__waitq recvq; /* receives waiting for an item */
-	const struct async_desc *desc;
+	unsigned refs;		     /* handles alive, plus drops still waking waiters */
+	size_t item_size;	     /* bytes */
+	size_t head;		     /* index of the oldest item */
+	struct async__waitq sendq;   /* senders waiting for room (ring full) */
+	struct async__waitq recvq;   /* receives waiting for an item */
 	struct async__waiter *spare; /* a retired waiter, reused by the next wait */
 	unsigned char *ring;
 	unsigned char storage[];
@@ -44,18 +47,19 @@ int async__chan_new(size_t capacity, size_t item_size, const struct async_desc *
 	if (!out)
 		return ASYNC_EINVAL;
 	*out = NULL;
-	if (!capacity || __builtin_mul_overflow(capacity, item_size, &bytes) ||
-	    bytes > SIZE_MAX - sizeof(*ch))
+	if (!capacity || capacity > UINT32_MAX ||
+	    __builtin_mul_overflow(capacity, item_size, &bytes) || bytes > SIZE_MAX - sizeof(*ch))
 		return ASYNC_EINVAL;
 	ch = calloc(1, sizeof(*ch) + bytes);
 	if (!ch)
 		return ASYNC_ENOMEM;
 	ch->refs = 2; /* one sender, the receiver */
-	ch->senders = 1;
-	ch->receiver = true;
-	ch->capacity = capacity;
+	ch->abi.magic = ASYNC_CHAN_MAGIC;
+	ch->abi.senders = 1;
+	ch->abi.receiver = 1;
+	ch->abi.capacity = capacity;
+	ch->abi.desc = (uint64_t)(uintptr_t)desc;
 	ch->item_size = item_size;
-	ch->desc = desc;
 	ch->ring = ch->storage;
 	*out = ch;
 	return 0;
@@ -65,8 +69,8 @@ static inline unsigned char *slot(struct async_chan *ch, size_t i)
 {
 	size_t idx = ch->head + i;
 
-	if (idx >= ch->capacity)
-		idx -= ch->capacity;
+	if (idx >= ch->abi.capacity)
+		idx -= ch->abi.capacity;
 	return ch->ring + idx * ch->item_size;
 }
 
@@ -74,8 +78,8 @@ static inline unsigned char *slot(struct async_chan *ch, size_t i)
 static inline void ring_put(struct async_chan *ch, const void *item)
 {
 	if (ch->item_size)
-		memcpy(slot(ch, ch->len), item, ch->item_size);
-	ch->len++;
+		memcpy(slot(ch, ch->abi.len), item, ch->item_size);
+	ch->abi.len++;
 }
 
 /*
@@ -88,8 +92,8 @@ static inline void ring_take(struct async_chan *ch, void *item, struct async_wak
 
 	if (ch->item_size)
 		memcpy(item, slot(ch, 0), ch->item_size);
-	ch->head = ch->head + 1 == ch->capacity ? 0 : ch->head + 1;
-	ch->len--;
+	ch->head = ch->head + 1 == ch->abi.capacity ? 0 : ch->head + 1;
+	ch->abi.len--;
 	w = async__waitq_pop(&ch->sendq, ASYNC__GRANTED, sender);
 	if (w)
 		ring_put(ch, w->item);
@@ -136,7 +140,7 @@ void async_chan_sender_clone(struct async_chan *ch)
 	if (!ch)
 		return;
 	async__spin_lock(&ch->lock);
-	ch->senders++;
+	ch->abi.senders++;
 	ch->refs++;
 	async__spin_unlock(&ch->lock);
 }
@@ -148,7 +152,7 @@ void async_chan_sender_drop(struct async_chan *ch)
 	if (!ch)
 		return;
 	async__spin_lock(&ch->lock);
-	last = --ch->senders == 0;
+	last = --ch->abi.senders == 0;
 	async__spin_unlock(&ch->lock);
 	if (last) /* closed: waiting receives see ASYNC_EPIPE once the ring is empty */
 		wake_all(ch, &ch->recvq, ASYNC__CLOSED);
@@ -160,8 +164,8 @@ void async_chan_receiver_drop(struct async_chan *ch)
 	if (!ch)
 		return;
 	async__spin_lock(&ch->lock);
-	ch->receiver = false;
-	ch->len = 0; /* queued items are discarded */
+	ch->abi.receiver = 0;
+	ch->abi.len = 0; /* queued items are discarded */
 	async__spin_unlock(&ch->lock);
 	wake_all(ch, &ch->sendq, ASYNC__CLOSED);
 	wake_all(ch, &ch->recvq, ASYNC__CLOSED);
@@ -175,7 +179,7 @@ size_t async_chan_len(struct async_chan *ch)
 	if (!ch)
 		return 0;
 	async__spin_lock(&ch->lock);
-	len = ch->len;
+	len = ch->abi.len;
 	async__spin_unlock(&ch->lock);
 	return len;
 }
@@ -188,9 +192,9 @@ int async_chan_try_send(struct async_chan *ch, const void *item)
 	if (!ch)
 		return ASYNC_EINVAL;
 	async__spin_lock(&ch->lock);
-	if (!ch->receiver) {
+	if (!ch->abi.receiver) {
 		err = ASYNC_EPIPE;
-	} else if (ch->len == ch->capacity) {
+	} else if (ch->abi.len == ch->abi.capacity) {
 		err = ASYNC_EAGAIN;
 	} else {
 		ring_put(ch, item);
@@ -210,9 +214,9 @@ int async_chan_try_recv(struct async_chan *ch, void *item)
 	if (!ch)
 		return ASYNC_EINVAL;
 	async__spin_lock(&ch->lock);
-	if (ch->len)
+	if (ch->abi.len)
 		ring_take(ch, item, &sender);
-	else if (!ch->senders || !ch->receiver)
+	else if (!ch->abi.senders || !ch->abi.receiver)
 		err = ASYNC_EPIPE;
 	else
 		err = ASYNC_EAGAIN;
@@ -306,8 +310,8 @@ again:
 		async__wait_end(cx, ASYNC_WAIT_CHAN_SEND, (uint64_t)ch, 0);
 		return ASYNC_READY;
 	}
-	if (!ch->receiver || ch->len < ch->capacity) {
-		if (ch->receiver) {
+	if (!ch->abi.receiver || ch->abi.len < ch->abi.capacity) {
+		if (ch->abi.receiver) {
 			ring_put(ch, s->item);
 			notify_receiver(ch, &recv);
 			s->result = 0;
@@ -388,8 +392,8 @@ enum async_poll async_recv_poll(struct async_recv *r, struct async_cx *cx)
 		return ASYNC_READY;
 again:
 	async__spin_lock(&ch->lock);
-	if (ch->len || !ch->senders || !ch->receiver) {
-		if (ch->len) {
+	if (ch->abi.len || !ch->abi.senders || !ch->abi.receiver) {
+		if (ch->abi.len) {
 			ring_take(ch, r->item, &sender);
 			r->result = 0;
 		} else {
@@ -450,7 +454,7 @@ void async_recv_drop(struct async_recv *r)
 	async__spin_lock(&ch->lock);
 	if (w->state == ASYNC__WAITING)
 		async__waitq_remove(&ch->recvq, w);
-	else if (w->state == ASYNC__GRANTED && ch->len)
+	else if (w->state == ASYNC__GRANTED && ch->abi.len)
 		notify_receiver(ch, &next); /* woken for an item it never took: pass it on */
 	w = chan_waiter_retire(ch, w, &old);
 	async__spin_unlock(&ch->lock);

@@ -22,6 +22,7 @@
 #define T_ABORTED    16u /* abort requested */
 #define T_JOIN	     32u /* a JoinHandle holds the future */
 #define T_JOIN_WAKER 64u /* join_waker is set (owned by whoever clears the bit) */
+#define T_TRACED     128u /* spawned while traced: every poll tests the poll probe */
 
 struct async_task {
 	struct async_task_abi abi; /* first: tracers read it */
@@ -62,6 +63,8 @@ struct async__worker {
 	bool yield_now;	  /* async_cx_wake_self during this poll */
 	bool wake_driver; /* a timer added during this poll needs the driver to re-plan */
 	bool polling;	  /* inside a poll function */
+	/* run_task_plain or run_task_probed (exec.c): re-chosen every 16 polls */
+	void (*run_task)(struct async__worker *w, struct async_task *t);
 	uint32_t rng;
 	struct async__thread *rec;
 	pthread_t thread;

@@ -95,6 +95,13 @@ static inline uint64_t thread_now(void)
 	return async__driver_now ? async__driver_now : async__clock();
 }
 
+struct async_exec *async__exec_current(void)
+{
+	struct async__worker *w = async__cur_worker;
+
+	return w ? w->exec : NULL;
+}
+
 /* A record's times never go backwards, though a worker's cached clock lags a little. */
 static inline void since(struct async_task *t, uint64_t now)
 {
@@ -113,7 +120,22 @@ static void live_dec(struct async_exec *exec)
 	}
 }
 
-/* Called by the one thread that owns the task's completion (it holds RUNNING). */
+/* A clock read that only a traced path needs (kept out of the hot paths' code). */
+static ASYNC__PROBE_COLD uint64_t probe_clock(void)
+{
+	return async__clock();
+}
+
+static ASYNC__PROBE_COLD void probe_task_done(const struct async_task *t)
+{
+	ASYNC_PROBE(task_done, t->abi.id, (int32_t)t->result, async__clock());
+}
+
+/*
+ * Called by the one thread that owns the task's completion (it holds RUNNING). Tests the
+ * task_done semaphore every time (not only in run_task_probed), so a tracer that saw a
+ * task's task_spawn always sees its task_done.
+ */
 void async__task_complete(struct async_task *t, int result)
 {
 	struct async_exec *exec = t->exec;
@@ -125,12 +147,11 @@ void async__task_complete(struct async_task *t, int result)
 		ns = (s | T_DONE) & ~(T_SCHED | T_RUNNING | T_NOTIFIED | T_JOIN_WAKER);
 	} while (!atomic_compare_exchange_weak_explicit(&t->st, &s, ns, memory_order_acq_rel,
 							memory_order_relaxed));
-	result = t->result;
 	async__store(&t->abi.state, ASYNC_TASK_DONE);
 	since(t, thread_now());
 	async__store(&t->abi.wait_kind, ASYNC_WAIT_NONE);
 	if (ASYNC_PROBE_ENABLED(task_done))
-		ASYNC_PROBE(task_done, t->abi.id, (int32_t)result, async__clock());
+		probe_task_done(t);
 	if (s & T_JOIN_WAKER) {
 		struct async_waker jw = t->join_waker;
 
@@ -378,7 +399,7 @@ static inline void note_wake(struct async_task *t)
 
 	async__store(&t->waker_id, cur ? cur->abi.id : 0);
 	async__store(&t->abi.last_wake_ns,
-		     ASYNC_PROBE_ENABLED(poll) ? async__clock() : thread_now());
+		     ASYNC_PROBE_ENABLED(poll) ? probe_clock() : thread_now());
 }
 
 void async__schedule(struct async_task *t)
@@ -452,6 +473,79 @@ poll_once(struct async__worker *w, struct async_task *t, uint64_t start)
 	return r;
 }
 
+/*
+ * task_spawn's fn_desc for futures that name their descriptor only when first polled
+ * (ASYNC_BEGIN): poll function -> the FUNCTION descriptor its traced polls reported,
+ * learned only while the poll probe is on. A poll function seen with two different
+ * descriptors is marked FN_MIXED and never answered for. Fixed-size, lock-free: a full
+ * neighbourhood just means "not known" (fn_desc 0, as the probe contract allows).
+ */
+#define FN_SLOTS 512u
+#define FN_PROBE 8u
+#define FN_MIXED ((uintptr_t)1)
+static struct {
+	_Atomic uintptr_t poll;
+	_Atomic uintptr_t desc;
+} fn_known[FN_SLOTS];
+
+static inline unsigned fn_slot(uintptr_t poll)
+{
+	return (unsigned)((poll >> 4) * 0x9e3779b1u >> 7) % FN_SLOTS;
+}
+
+static void fn_learn(async_poll_fn poll, uint64_t desc)
+{
+	uintptr_t p = (uintptr_t)poll, d = (uintptr_t)desc;
+
+	if (!d)
+		return;
+	for (unsigned i = 0, k = fn_slot(p); i < FN_PROBE; i++, k = (k + 1) % FN_SLOTS) {
+		uintptr_t cur = atomic_load_explicit(&fn_known[k].poll, memory_order_acquire);
+
+		if (!cur && atomic_compare_exchange_strong_explicit(&fn_known[k].poll, &cur, p,
+								    memory_order_acq_rel,
+								    memory_order_acquire)) {
+			uintptr_t none = 0;
+
+			/* a racing learner may have stored (or mixed) it already */
+			if (!atomic_compare_exchange_strong_explicit(&fn_known[k].desc, &none, d,
+								     memory_order_release,
+								     memory_order_relaxed) &&
+			    none != d)
+				atomic_store_explicit(&fn_known[k].desc, FN_MIXED,
+						      memory_order_release);
+			return;
+		}
+		if (cur != p)
+			continue;
+		cur = atomic_load_explicit(&fn_known[k].desc, memory_order_acquire);
+		while (cur != d && cur != FN_MIXED &&
+		       !atomic_compare_exchange_weak_explicit(
+			   &fn_known[k].desc, &cur, cur ? FN_MIXED : d, memory_order_release,
+			   memory_order_acquire))
+			;
+		return;
+	}
+}
+
+static uint64_t fn_lookup(async_poll_fn poll)
+{
+	uintptr_t p = (uintptr_t)poll;
+
+	for (unsigned i = 0, k = fn_slot(p); i < FN_PROBE; i++, k = (k + 1) % FN_SLOTS) {
+		uintptr_t cur = atomic_load_explicit(&fn_known[k].poll, memory_order_acquire);
+
+		if (!cur)
+			return 0;
+		if (cur == p) {
+			uintptr_t d = atomic_load_explicit(&fn_known[k].desc, memory_order_acquire);
+
+			return d == FN_MIXED ? 0 : (uint64_t)d;
+		}
+	}
+	return 0;
+}
+
 /* The same poll with a tracer attached: timestamps and the poll probe (kept out of line
  * so the untraced path carries none of its state across the poll). */
 static __attribute__((noinline, cold)) enum async_poll poll_traced(struct async__worker *w,
@@ -464,6 +558,8 @@ static __attribute__((noinline, cold)) enum async_poll poll_traced(struct async_
 	enum async_poll r = poll_once(w, t, start);
 	uint64_t end = async__clock();
 
+	fn_learn(t->poll, t->abi.fn);
+
 	ASYNC_PROBE(poll, t->abi.id, start, end, woken,
 		    r == ASYNC_READY ? 0 : (uint64_t)(uintptr_t)frame->at,
 		    r == ASYNC_READY ? 0 : (uint64_t)(uintptr_t)async__leaf_at(frame), waker,
@@ -471,7 +567,13 @@ static __attribute__((noinline, cold)) enum async_poll poll_traced(struct async_
 	return r;
 }
 
-static void run_task(struct async__worker *w, struct async_task *t)
+/*
+ * One poll of `t` and what follows it. `probes`: false in run_task_plain, the variant
+ * workers use while every hot semaphore is clear (see choose_run_task), which then tests
+ * no poll semaphore and takes no timestamps.
+ */
+static __attribute__((always_inline)) inline void run_task_impl(struct async__worker *w,
+								struct async_task *t, bool probes)
 {
 	uint32_t s = atomic_fetch_add_explicit(&t->st, T_RUNNING - T_SCHED, memory_order_acquire);
 
@@ -482,7 +584,11 @@ static void run_task(struct async__worker *w, struct async_task *t)
 
 	enum async_poll r;
 
-	if (ASYNC_PROBE_ENABLED(poll))
+	/* a task whose spawn a tracer saw has every poll seen, even on a worker whose
+	 * choice of variant is up to 16 polls old (the test is on a register) */
+	bool traced = probes || (s & T_TRACED);
+
+	if (traced && ASYNC_PROBE_ENABLED(poll))
 		r = poll_traced(w, t);
 	else
 		r = poll_once(w, t, 0);
@@ -513,9 +619,10 @@ static void run_task(struct async__worker *w, struct async_task *t)
 				&t->st, &s, ns, memory_order_acq_rel, memory_order_acquire)) {
 				if (w->yield_now) {
 					async__store(&t->waker_id, t->abi.id);
-					async__store(&t->abi.last_wake_ns, ASYNC_PROBE_ENABLED(poll)
-									       ? async__clock()
-									       : w->now);
+					async__store(&t->abi.last_wake_ns,
+						     traced && ASYNC_PROBE_ENABLED(poll)
+							 ? probe_clock()
+							 : w->now);
 				}
 				async__store(&t->abi.state, ASYNC_TASK_SCHEDULED);
 				lq_push(w, t);
@@ -532,6 +639,38 @@ static void run_task(struct async__worker *w, struct async_task *t)
 				return;
 		}
 	}
+}
+
+static void run_task_plain(struct async__worker *w, struct async_task *t)
+{
+	run_task_impl(w, t, false);
+}
+
+static ASYNC__PROBE_COLD void run_task_probed(struct async__worker *w, struct async_task *t)
+{
+	run_task_impl(w, t, true);
+}
+
+/*
+ * Which variant runs the worker's polls: chosen when the worker starts, after it was
+ * idle, and every 16 polls (with the clock refresh in next_task), from one load of the
+ * hot semaphores. So an untraced poll tests no semaphore at all; a tracer that attaches
+ * to a busy worker sees tasks spawned before it attached from at most 16 polls later (to
+ * an idle one, from the first), and tasks spawned since (T_TRACED) from their first
+ * poll; the probed variant tests each probe's own semaphore.
+ */
+static inline void choose_run_task(struct async__worker *w)
+{
+	w->run_task = ASYNC_PROBES_HOT() ? run_task_probed : run_task_plain;
+}
+
+static inline void run_task(struct async__worker *w, struct async_task *t)
+{
+#ifdef ASYNC_NO_PROBES
+	run_task_plain(w, t);
+#else
+	w->run_task(w, t);
+#endif
 }
 
 static struct async_task *inject_pop(struct async__worker *w)
@@ -601,6 +740,7 @@ static struct async_task *next_task(struct async__worker *w)
 
 	if ((++w->tick & 15) == 0) {
 		w->now = async__clock();
+		choose_run_task(w);
 		if ((w->tick & 63) == 0 && (t = inject_pop(w)))
 			return t;
 	}
@@ -649,6 +789,7 @@ static void *worker_main(void *arg)
 	started(exec);
 	async__cur_worker = w;
 	w->now = async__clock();
+	choose_run_task(w);
 	while (!atomic_load_explicit(&exec->shutdown, memory_order_acquire)) {
 		if (atomic_load_explicit(&exec->stopping, memory_order_acquire)) {
 			pause_worker(exec);
@@ -677,6 +818,7 @@ static void *worker_main(void *arg)
 		if (!work)
 			park(w);
 		w->now = async__clock();
+		choose_run_task(w); /* a tracer attached while idle sees the first poll */
 	}
 	async__cur_worker = NULL;
 	task_cache_flush();
@@ -821,6 +963,7 @@ static int single_loop(struct async_exec *exec)
 		return ASYNC_ENOMEM;
 	async__cur_worker = w;
 	w->now = async__clock();
+	choose_run_task(w);
 	while (atomic_load_explicit(&exec->live, memory_order_acquire) &&
 	       !atomic_load_explicit(&exec->stopping, memory_order_acquire)) {
 		struct async_task *t;
@@ -839,6 +982,7 @@ static int single_loop(struct async_exec *exec)
 			async__driver_turn(exec, true);
 		atomic_store(&exec->loop_sleeping, 0);
 		w->now = async__clock();
+		choose_run_task(w); /* a tracer attached while idle sees the first poll */
 	}
 	async__cur_worker = saved;
 	task_cache_flush();
@@ -1040,6 +1184,21 @@ static const struct async_desc join_desc
 	    .file = __FILE__,
     };
 
+/* A spawn with the poll or task_spawn probe enabled (one test on the spawn path). */
+static ASYNC__PROBE_COLD void probe_spawn(struct async_task *t)
+{
+	if (ASYNC_PROBE_ENABLED(poll)) /* the poll probe's woken_ns: precise, not cached */
+		t->abi.last_wake_ns = async__clock();
+	if (ASYNC_PROBE_ENABLED(task_spawn)) {
+		/* before its first poll an ASYNC_BEGIN future has no descriptor: use the one
+		 * earlier traced polls of the same poll function reported, if any */
+		uint64_t fn = t->abi.fn ? t->abi.fn : fn_lookup(t->poll);
+
+		ASYNC_PROBE(task_spawn, t->abi.id, t->abi.parent_id, fn, t->abi.name,
+			    (uint64_t)(uintptr_t)t);
+	}
+}
+
 int async_spawn(struct async_exec *exec, const char *name, async_poll_fn poll, void *future,
 		async_drop_fn drop, struct async_join *join)
 {
@@ -1068,7 +1227,7 @@ int async_spawn(struct async_exec *exec, const char *name, async_poll_fn poll, v
 	t->abi.root_frame = (uint64_t)(uintptr_t)frame;
 	t->abi.spawn_ns = now;
 	t->abi.state_since_ns = now;
-	t->abi.last_wake_ns = ASYNC_PROBE_ENABLED(poll) ? async__clock() : now;
+	t->abi.last_wake_ns = now;
 	t->poll = poll;
 	t->future = future;
 	t->drop = drop;
@@ -1085,9 +1244,10 @@ int async_spawn(struct async_exec *exec, const char *name, async_poll_fn poll, v
 	}
 	atomic_fetch_add_explicit(&exec->live, 1, memory_order_relaxed);
 	async__registry_link(t); /* assigns the id */
-	if (ASYNC_PROBE_ENABLED(task_spawn))
-		ASYNC_PROBE(task_spawn, t->abi.id, t->abi.parent_id, t->abi.fn, t->abi.name,
-			    (uint64_t)(uintptr_t)t);
+	if (ASYNC_PROBES_HOT()) {
+		probe_spawn(t);
+		atomic_fetch_or_explicit(&t->st, T_TRACED, memory_order_relaxed);
+	}
 	push(t);
 	return 0;
 }

@@ -22,6 +22,12 @@ struct async_cx {
 uint64_t async__now_cached(struct async_cx *cx);
 
 /*
+ * The executor of the calling thread: a worker's, or the single-threaded loop's (also
+ * while it drops tasks at shutdown); NULL on any other thread. Implemented in exec.c.
+ */
+struct async_exec *async__exec_current(void);
+
+/*
  * The current task starts waiting on an object (or stops): records it in the task's
  * struct async_task_abi (wait_kind, wait_obj, wait_holder, wait_desc from the
  * awaiting frame) and fires the `wait` probe. async__wait_end fires `acquire` when

@@ -17,7 +17,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core.h" /* async__cur_worker: the executor async_close runs on */
 #include "internal.h"
 
 enum { NET_IDLE = 0, NET_WAITING = 1, NET_DONE = 2 };
@@ -302,20 +301,9 @@ enum async_poll async_write_poll(struct async_write *w, struct async_cx *cx)
 	return complete(&w->frame, cx, w->fd);
 }
 
-/*
- * The executor whose thread runs this (a worker, the single-threaded loop, or a task's
- * drop during shutdown), NULL on other threads.
- */
-static struct async_exec *current_exec(void)
-{
-	struct async__worker *w = async__cur_worker;
-
-	return w ? w->exec : NULL;
-}
-
 int async_close(int fd)
 {
-	struct async_exec *exec = current_exec();
+	struct async_exec *exec = async__exec_current();
 
 	if (fd < 0)
 		return ASYNC_EINVAL;

@@ -96,6 +96,24 @@ static inline void set_wait(struct async_task *t, enum async_wait_kind kind, uin
 	__atomic_store_n(&t->abi.wait_kind, (uint32_t)kind, __ATOMIC_RELEASE);
 }
 
+static ASYNC__PROBE_COLD void probe_wait(const struct async_task *t, enum async_wait_kind kind,
+					 uint64_t obj, uint64_t holder_id)
+{
+	ASYNC_PROBE(wait, t->abi.id, (uint32_t)kind, obj, holder_id, t->abi.wait_desc);
+}
+
+static ASYNC__PROBE_COLD void probe_acquire(const struct async_task *t, enum async_wait_kind kind,
+					    uint64_t obj)
+{
+	ASYNC_PROBE(acquire, t->abi.id, (uint32_t)kind, obj);
+}
+
+static ASYNC__PROBE_COLD void probe_release(const struct async_task *t, enum async_wait_kind kind,
+					    uint64_t obj)
+{
+	ASYNC_PROBE(release, t ? t->abi.id : 0, (uint32_t)kind, obj);
+}
+
 void async__wait_begin(struct async_cx *cx, enum async_wait_kind kind, uint64_t obj,
 		       uint64_t holder_id)
 {
@@ -103,12 +121,9 @@ void async__wait_begin(struct async_cx *cx, enum async_wait_kind kind, uint64_t 
 
 	if (!t)
 		return;
-	const struct async_desc *desc = async__leaf_at(t->future);
-
-	set_wait(t, kind, obj, holder_id, desc);
+	set_wait(t, kind, obj, holder_id, async__leaf_at(t->future));
 	if (ASYNC_PROBE_ENABLED(wait))
-		ASYNC_PROBE(wait, t->abi.id, (uint32_t)kind, obj, holder_id,
-			    (uint64_t)(uintptr_t)desc);
+		probe_wait(t, kind, obj, holder_id);
 }
 
 void async__wait_timer(struct async_cx *cx)
@@ -126,8 +141,8 @@ void async__wait_end(struct async_cx *cx, enum async_wait_kind kind, uint64_t ob
 	if (!t)
 		return;
 	set_wait(t, ASYNC_WAIT_NONE, 0, 0, NULL);
-	if (acquired && ASYNC_PROBE_ENABLED(acquire))
-		ASYNC_PROBE(acquire, t->abi.id, (uint32_t)kind, obj);
+	if (ASYNC_PROBE_ENABLED(acquire) && acquired) /* the semaphore first: one test */
+		probe_acquire(t, kind, obj);
 }
 
 void async__release(struct async_cx *cx, enum async_wait_kind kind, uint64_t obj)
@@ -135,5 +150,5 @@ void async__release(struct async_cx *cx, enum async_wait_kind kind, uint64_t obj
 	struct async_task *t = cx ? cx->task : NULL;
 
 	if (ASYNC_PROBE_ENABLED(release))
-		ASYNC_PROBE(release, t ? t->abi.id : 0, (uint32_t)kind, obj);
+		probe_release(t, kind, obj);
 }

@@ -91,7 +91,8 @@ struct async_chan;
 
 /*
  * Creates a channel holding `capacity` (>= 1) items of `item_size` bytes, with one
- * sender. Returns 0, ASYNC_EINVAL (capacity 0, size overflow) or ASYNC_ENOMEM.
+ * sender. Returns 0, ASYNC_EINVAL (capacity 0 or above UINT32_MAX, size overflow) or
+ * ASYNC_ENOMEM.
  */
 #define async_chan_new(capacity, item_size, out)                                    \
 	({                                                                          \

@@ -83,7 +83,7 @@ DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev systemtap-sd
 	libcmocka-dev pkg-config
 
 # What the integration tests drive besides the build: JSON checks, wrk load, dot, tmux.
-TEST_DEB_PACKAGES := python3 wrk graphviz tmux binutils
+TEST_DEB_PACKAGES := python3 wrk graphviz tmux binutils bpftrace
 DEPS_STAMP := $(OUTPUT)/.deps-ok
 TEST_DEPS_STAMP := $(OUTPUT)/.test-deps-ok
 
@@ -168,7 +168,11 @@ $(OUTPUT)/examples/%: examples/%.c $(RUNTIME_HDRS) $(LIBASYNC_SO) | $(OUTPUT)/ex
 # ---- tests --------------------------------------------------------------------------------
 tests: $(UNIT_TESTS) $(TEST_PROGS) $(TEST_BPF_SKELS) all $(TEST_DEPS_STAMP)
 
-$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(ASAN_OBJS) $(wildcard tests/unit/*.h) | $(OUTPUT)/tests
+# Runtime unit tests link the ASan-built runtime; tool unit tests (test_tool_*) below.
+TOOL_UNIT_TESTS := $(filter $(OUTPUT)/tests/test_tool_%,$(UNIT_TESTS))
+RUNTIME_UNIT_TESTS := $(filter-out $(TOOL_UNIT_TESTS),$(UNIT_TESTS))
+
+$(RUNTIME_UNIT_TESTS): $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(ASAN_OBJS) $(wildcard tests/unit/*.h) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -Iruntime -Itests/unit -o $@ $< $(ASAN_OBJS) -lcmocka
 
@@ -181,14 +185,11 @@ ASAN_USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/asan/user/%.o,$(filter-out $(USE
 $(OUTPUT)/asan/user:
 	$(Q)mkdir -p $@
 
-# Keep them: they are shared by every tool test and are not worth rebuilding each time.
-.SECONDARY: $(ASAN_USER_OBJS)
-
 $(OUTPUT)/asan/user/%.o: user/%.c $(USER_HDRS) include/async/abi.h $(DEPS_STAMP) | $(OUTPUT)/asan/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -Iuser -Ibpf -c $< -o $@
 
-$(OUTPUT)/tests/test_tool_%: tests/unit/test_tool_%.c $(ASAN_USER_OBJS) $(wildcard tests/unit/*.h) | $(OUTPUT)/tests
+$(TOOL_UNIT_TESTS): $(OUTPUT)/tests/test_tool_%: tests/unit/test_tool_%.c $(ASAN_USER_OBJS) $(wildcard tests/unit/*.h) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -Iuser -Ibpf -Itests/unit -o $@ $< $(ASAN_USER_OBJS) \
 		-lcmocka $(USER_LIBS)
@@ -207,7 +208,7 @@ bpf-test: tests
 	$(Q)./tests/run-all --bpf-only $(OUTPUT)
 
 # ---- demo ---------------------------------------------------------------------------------
-demo: all
+demo: all $(TEST_DEPS_STAMP)
 	$(Q)./examples/demo.sh $(OUTPUT)
 
 # ---- benchmarks ---------------------------------------------------------------------------
@@ -219,8 +220,17 @@ $(OUTPUT)/bench/noprobes/%: bench/%.c $(LIBASYNC_NOPROBES) $(RUNTIME_HDRS) | $(O
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -DASYNC_NO_PROBES -o $@ $< $(LIBASYNC_NOPROBES)
 
-bench: all $(BENCH_PROGS) $(BENCH_NOPROBE_PROGS)
-	$(Q)./bench/run.sh $(OUTPUT)
+# Runtime benchmarks (no root), then what each tracer mode costs (root). BENCH=trace runs one.
+BENCH_SCRIPTS := run callgrind trace profile record tasks
+BENCH_STAMP := $(OUTPUT)/.bench-deps-ok
+$(BENCH_STAMP): | $(OUTPUT)
+	$(Q)./scripts/ensure-packages valgrind cargo librust-tokio-dev
+	$(Q)touch $@
+
+bench: all tests $(BENCH_PROGS) $(BENCH_NOPROBE_PROGS) $(BENCH_STAMP)
+	$(Q)for b in $(or $(BENCH),$(BENCH_SCRIPTS)); do \
+		echo "== bench/$$b.sh $(OUTPUT)"; ./bench/$$b.sh $(OUTPUT) || exit 1; \
+	done
 
 # ---- fuzzing (clang's libFuzzer) ------------------------------------------------------------
 $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(USER_SRCS) $(USER_HDRS) $(BPF_SKELS) | $(OUTPUT)/fuzz

@@ -50,7 +50,8 @@ static __always_inline void ai_poll_times(const struct async_poll_rec *r, __u64 
 			pt->idle = r->woken_ns - last_end_ns;
 			pt->sched = r->start_ns - r->woken_ns;
 		} else {
-			pt->sched = pt->gap; /* woken during the previous poll (a self-wake, a yield) */
+			pt->sched =
+			    pt->gap; /* woken during the previous poll (a self-wake, a yield) */
 		}
 		pt->has_sched = 1;
 		pt->wake = r->waker_id == r->task_id ? AI_POLL_WAKE_SELF : AI_POLL_WAKE_OTHER;
@@ -85,5 +86,65 @@ static __always_inline __u32 ai_poll_slot(__u64 ns)
 {
 	return ai_hist_slot_bpf(ns, TRACE_HIST_SLOTS);
 }
+
+/*
+ * What poll `r` (with times *pt) changes in a task row, its function's row and the row of
+ * the await point it resumed from. Macros, so that they apply to the rows of both sides:
+ * struct trace_task / trace_func / trace_await in BPF, struct ai_tl_task / ai_tl_func /
+ * ai_tl_await in user/timeline.h, which use the same field names.
+ */
+
+/* Task row t; prev_at is t->at before this poll (the await point it resumed from). */
+#define AI_POLL_UPDATE_TASK(t, r, pt, prev_at)                                                  \
+	do {                                                                                    \
+		if ((pt)->wake == AI_POLL_WAKE_SELF)                                            \
+			(t)->wakes_self++;                                                      \
+		else if ((pt)->wake == AI_POLL_WAKE_OTHER)                                      \
+			(t)->wakes_other++;                                                     \
+		(t)->polls++;                                                                   \
+		(t)->busy_ns += (pt)->dur;                                                      \
+		(t)->idle_ns += (pt)->idle;                                                     \
+		(t)->sched_ns += (pt)->sched;                                                   \
+		if ((pt)->dur > (t)->max_poll_ns) {                                             \
+			(t)->max_poll_ns = (pt)->dur;                                           \
+			(t)->max_poll_from = (prev_at);                                         \
+			(t)->max_poll_to = (r)->state;                                          \
+		}                                                                               \
+		if ((t)->wait_poll != (t)->polls)                                               \
+			(t)->wait_kind = ASYNC_WAIT_NONE; /* no wait registered in this poll */ \
+		(t)->at = ai_poll_at(r);                                                        \
+		(t)->leaf = ai_poll_leaf(r);                                                    \
+		(t)->last_end_ns = (r)->end_ns;                                                 \
+		(t)->state = ai_poll_task_state(r);                                             \
+		(t)->state_since_ns = (r)->end_ns;                                              \
+	} while (0)
+
+/* Function row f; first: the task's first poll seen; long_poll: the long-poll threshold. */
+#define AI_POLL_UPDATE_FUNC(f, pt, first, long_poll)                  \
+	do {                                                          \
+		if (first)                                            \
+			(f)->tasks++;                                 \
+		(f)->polls++;                                         \
+		(f)->busy_ns += (pt)->dur;                            \
+		(f)->idle_ns += (pt)->idle;                           \
+		(f)->sched_ns += (pt)->sched;                         \
+		if ((pt)->dur > (f)->max_poll_ns)                     \
+			(f)->max_poll_ns = (pt)->dur;                 \
+		if ((pt)->dur > (long_poll))                          \
+			(f)->long_polls++;                            \
+		(f)->poll_hist[ai_poll_slot((pt)->dur)]++;            \
+		if ((pt)->has_sched)                                  \
+			(f)->sched_hist[ai_poll_slot((pt)->sched)]++; \
+	} while (0)
+
+/* Await-point row a of the previous poll's stop (only when prev_at && pt->gap). */
+#define AI_POLL_UPDATE_AWAIT(a, pt)                        \
+	do {                                               \
+		(a)->waits++;                              \
+		(a)->wait_ns += (pt)->gap;                 \
+		if ((pt)->gap > (a)->max_wait_ns)          \
+			(a)->max_wait_ns = (pt)->gap;      \
+		(a)->wait_hist[ai_poll_slot((pt)->gap)]++; \
+	} while (0)
 
 #endif /* AI_BPF_AGGREGATE_H */

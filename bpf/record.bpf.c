@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * async-inspect record: every libasync probe hit becomes one event in a ring buffer
- * (built on the stack, copied into a reservation, submitted: emit()). Submissions do not wake the reader; it drains the buffer on
- * a timer, and is woken only when the unread data passes `wakeup_bytes` (or for the
- * first event, so that the loader reads the process' mappings while it lives). A
- * failed reservation is counted per CPU in `lost`, never dropped silently.
+ * (built on the stack, copied into a reservation, submitted: emit()). Submissions do not wake the
+ * reader; it drains the buffer on a timer, and is woken only when the unread data passes
+ * `wakeup_bytes` (or for the first event, so that the loader reads the process' mappings while it
+ * lives). A failed reservation is counted per CPU in `lost`, never dropped silently.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -92,43 +92,12 @@ static __always_inline void aggregate_poll(const struct async_poll_rec *r, __u32
 		t->fn = r->fn;
 	fn = t->fn;
 
-	if (pt.wake == AI_POLL_WAKE_SELF)
-		t->wakes_self++;
-	else if (pt.wake == AI_POLL_WAKE_OTHER)
-		t->wakes_other++;
-	t->polls++;
-	t->busy_ns += pt.dur;
-	t->idle_ns += pt.idle;
-	t->sched_ns += pt.sched;
-	if (pt.dur > t->max_poll_ns) {
-		t->max_poll_ns = pt.dur;
-		t->max_poll_from = prev_at;
-		t->max_poll_to = r->state;
-	}
-	if (t->wait_poll != t->polls)
-		t->wait_kind = ASYNC_WAIT_NONE; /* no wait registered during this poll */
-	t->at = ai_poll_at(r);
-	t->leaf = ai_poll_leaf(r);
-	t->last_end_ns = r->end_ns;
-	t->state = ai_poll_task_state(r);
-	t->state_since_ns = r->end_ns;
+	AI_POLL_UPDATE_TASK(t, r, &pt, prev_at);
 
 	key.id = fn;
 	f = ai_map_lookup_or_init(&funcs, &key, &zero_func, &created);
 	if (f) {
-		if (first)
-			f->tasks++;
-		f->polls++;
-		f->busy_ns += pt.dur;
-		f->idle_ns += pt.idle;
-		f->sched_ns += pt.sched;
-		if (pt.dur > f->max_poll_ns)
-			f->max_poll_ns = pt.dur;
-		if (pt.dur > long_poll_ns)
-			f->long_polls++;
-		f->poll_hist[ai_poll_slot(pt.dur)]++;
-		if (pt.has_sched)
-			f->sched_hist[ai_poll_slot(pt.sched)]++;
+		AI_POLL_UPDATE_FUNC(f, &pt, first, long_poll_ns);
 	} else {
 		ai_stat_inc(stats, TRACE_STAT_FUNC_FULL);
 	}
@@ -138,11 +107,7 @@ static __always_inline void aggregate_poll(const struct async_poll_rec *r, __u32
 		a = ai_map_lookup_or_init(&awaits, &key, &zero_await, &created);
 		if (a) {
 			a->fn = fn;
-			a->waits++;
-			a->wait_ns += pt.gap;
-			if (pt.gap > a->max_wait_ns)
-				a->max_wait_ns = pt.gap;
-			a->wait_hist[ai_poll_slot(pt.gap)]++;
+			AI_POLL_UPDATE_AWAIT(a, &pt);
 		} else {
 			ai_stat_inc(stats, TRACE_STAT_AWAIT_FULL);
 		}

@@ -149,28 +149,19 @@ int main(int argc, char **argv)
 		case 'i':
 			tick_ns = ex_parse_uint("--tick-ms", optarg, 1, 60000) * ASYNC_MSEC;
 			break;
-		case 't':
-			opts.workers = ex_parse_uint("--threads", optarg, 1, 1024);
-			break;
 		case 'F':
 			checksum.fixed = true;
 			break;
-		case 'h':
-			usage();
-			return 0;
-		default:
-			ex_bad_option(argv, c);
+		default: /* -t, -h and bad options */
+			ex_common_option(argv, c, &opts, usage);
 		}
 	}
-	if (optind < argc)
-		ex_usage_error("unexpected argument '%s'", argv[optind]);
+	ex_no_operands(argc, argv);
 
 	tickers = calloc(ntickers ? ntickers : 1, sizeof(*tickers));
 	if (!tickers)
 		ex_fail("allocate tickers", ASYNC_ENOMEM);
-	err = async_exec_new(&opts, &exec);
-	if (err < 0)
-		ex_fail("create executor", err);
+	exec = ex_exec_new(&opts);
 	t0 = async_now_ns();
 	err = async_spawn(exec, "checksum", ASYNC_POLL_FN(checksum_poll), &checksum,
 			  ASYNC_DROP_FN(checksum_drop), NULL);

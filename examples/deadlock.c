@@ -228,24 +228,15 @@ int main(int argc, char **argv)
 		case 'H':
 			bank.hold_ns = ex_parse_uint("--hold-ms", optarg, 0, 60000) * ASYNC_MSEC;
 			break;
-		case 't':
-			opts.workers = ex_parse_uint("--threads", optarg, 1, 1024);
-			break;
-		case 'h':
-			usage();
-			return 0;
-		default:
-			ex_bad_option(argv, c);
+		default: /* -t, -h and bad options */
+			ex_common_option(argv, c, &opts, usage);
 		}
 	}
-	if (optind < argc)
-		ex_usage_error("unexpected argument '%s'", argv[optind]);
+	ex_no_operands(argc, argv);
 
 	async_mutex_init(&bank.accounts);
 	async_mutex_init(&bank.ledger);
-	err = async_exec_new(&opts, &exec);
-	if (err < 0)
-		ex_fail("create executor", err);
+	exec = ex_exec_new(&opts);
 	if (watcher.three) {
 		err = async_spawn(exec, "settle", ASYNC_POLL_FN(settle_poll), &settle, NULL, NULL);
 	} else {

@@ -230,29 +230,20 @@ int main(int argc, char **argv)
 		case 'm':
 			m.io_ns = ex_parse_uint("--io-ms", optarg, 0, 3600000) * ASYNC_MSEC;
 			break;
-		case 't':
-			opts.workers = ex_parse_uint("--threads", optarg, 1, 1024);
-			break;
 		case 'f':
 			m.forever = true;
 			break;
-		case 'h':
-			usage();
-			return 0;
-		default:
-			ex_bad_option(argv, c);
+		default: /* -t, -h and bad options */
+			ex_common_option(argv, c, &opts, usage);
 		}
 	}
-	if (optind < argc)
-		ex_usage_error("unexpected argument '%s'", argv[optind]);
+	ex_no_operands(argc, argv);
 
 	m.futures = calloc(m.users, sizeof(*m.futures));
 	m.joins = calloc(m.users, sizeof(*m.joins));
 	if (!m.futures || !m.joins)
 		ex_fail("allocate tasks", ASYNC_ENOMEM);
-	err = async_exec_new(&opts, &exec);
-	if (err < 0)
-		ex_fail("create executor", err);
+	exec = ex_exec_new(&opts);
 
 	t0 = async_now_ns();
 	err = async_block_on(exec, "main", ASYNC_POLL_FN(main_poll), &m);

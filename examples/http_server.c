@@ -508,21 +508,14 @@ int main(int argc, char **argv)
 		case 'p':
 			port = (uint16_t)ex_parse_uint("--port", optarg, 0, 65535);
 			break;
-		case 't':
-			opts.workers = ex_parse_uint("--threads", optarg, 1, 1024);
-			break;
 		case 'u':
 			io_ns = ex_parse_uint("--io-us", optarg, 0, 10000000) * ASYNC_USEC;
 			break;
-		case 'h':
-			usage();
-			return 0;
-		default:
-			ex_bad_option(argv, c);
+		default: /* -t, -h and bad options */
+			ex_common_option(argv, c, &opts, usage);
 		}
 	}
-	if (optind < argc)
-		ex_usage_error("unexpected argument '%s'", argv[optind]);
+	ex_no_operands(argc, argv);
 
 	signal(SIGPIPE, SIG_IGN); /* a peer that hangs up shows as EPIPE from write */
 	err = async_tcp_listen("127.0.0.1", port, 512, &bound);
@@ -531,9 +524,7 @@ int main(int argc, char **argv)
 		ex_fail(what, err);
 	}
 	acceptor.listen_fd = err;
-	err = async_exec_new(&opts, &exec);
-	if (err < 0)
-		ex_fail("create executor", err);
+	exec = ex_exec_new(&opts);
 	printf("listening on 127.0.0.1:%u\n", bound);
 	fflush(stdout);
 	err = async_block_on(exec, "acceptor", ASYNC_POLL_FN(acceptor_poll), &acceptor);

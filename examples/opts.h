@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include <async/error.h>
+#include <async/exec.h>
 
 static const char *ex_prog = "example";
 
@@ -69,6 +70,43 @@ static void ex_bad_option(char **argv, int c)
 	if (optopt)
 		ex_usage_error("unknown option '-%c'", optopt);
 	ex_usage_error("unknown option '%s'", arg);
+}
+
+/*
+ * The options every example has, for the default case of its getopt_long switch:
+ * -t/--threads T (worker threads, into opts->workers), -h/--help (prints usage(), exits
+ * 0) and anything unknown (a usage error).
+ */
+static void ex_common_option(char **argv, int c, struct async_exec_opts *opts, void (*usage)(void))
+{
+	switch (c) {
+	case 't':
+		opts->workers = ex_parse_uint("--threads", optarg, 1, 1024);
+		return;
+	case 'h':
+		usage();
+		exit(0);
+	default:
+		ex_bad_option(argv, c);
+	}
+}
+
+/* After the options: the examples take no operands. */
+static void ex_no_operands(int argc, char **argv)
+{
+	if (optind < argc)
+		ex_usage_error("unexpected argument '%s'", argv[optind]);
+}
+
+/* A new executor, or exits with "PROG: failed to create executor: ...". */
+static struct async_exec *ex_exec_new(const struct async_exec_opts *opts)
+{
+	struct async_exec *exec;
+	int err = async_exec_new(opts, &exec);
+
+	if (err < 0)
+		ex_fail("create executor", err);
+	return exec;
 }
 
 #endif /* EXAMPLES_OPTS_H */

@@ -920,14 +920,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		ai_verbose = true;
 		break;
 	case ARGP_KEY_ARG:
-		if (o->binary) {
-			ai_errorf(
-			    "one BINARY only: '%s' is extra (see 'async-inspect analyze --help')",
-			    arg);
-			return AI_TF_ARG_REPORTED;
-		}
-		o->binary = arg;
-		break;
+		return ai_tf_parse_binary("analyze", &o->binary, arg);
 	case ARGP_KEY_END:
 		if (!o->binary) {
 			ai_errorf("BINARY is missing (see 'async-inspect analyze --help')");

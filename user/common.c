@@ -76,6 +76,12 @@ void ai_errorf(const char *fmt, ...)
 	va_end(ap);
 }
 
+int ai_bad_value(const char *opt, const char *val, const char *expected)
+{
+	ai_errorf("invalid value '%s' for %s: expected %s", val, opt, expected);
+	return EINVAL;
+}
+
 void ai_warnf(const char *fmt, ...)
 {
 	va_list ap;
@@ -195,6 +201,19 @@ bool ai_parse_u64(const char *s, uint64_t *out)
 	if (v > UINT64_MAX / mult)
 		return false;
 	*out = v * mult;
+	return true;
+}
+
+bool ai_parse_secs(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0) || v > 1e7)
+		return false;
+	*out = v;
 	return true;
 }
 

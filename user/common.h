@@ -25,6 +25,11 @@ void ai_setup_libbpf_log(void);
  * `err` is a negative errno. Returns err so callers can `return ai_err(...)`.
  */
 int ai_err(const char *verb, const char *what, int err);
+/*
+ * A bad option value: "async-inspect: invalid value '<val>' for <opt>: expected
+ * <expected>". Returns EINVAL (positive), what an argp parser returns after it.
+ */
+int ai_bad_value(const char *opt, const char *val, const char *expected);
 /* Free-form one-line error: "async-inspect: <message>". */
 void ai_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ai_warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -41,6 +46,8 @@ bool ai_proc_alive(pid_t pid);
 
 /* Parses a positive decimal with an optional unit; returns false if malformed. */
 bool ai_parse_u64(const char *s, uint64_t *out);
+/* Parses a positive number of seconds ("2", "0.5"; at most 1e7); false if malformed. */
+bool ai_parse_secs(const char *s, double *out);
 /* "250ms", "1.5s", "3us", "42ns" for a duration in ns (into buf, returns buf). */
 const char *ai_fmt_duration(uint64_t ns, char *buf, size_t len);
 

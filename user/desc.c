@@ -761,7 +761,7 @@ static int proc_descs_scan(struct ai_proc_descs *p)
 		struct ai_proc_obj *o;
 		size_t j;
 
-		if (!mp || mp[0] != '/' || strstr(mp, " (deleted)"))
+		if (!ai_proc_map_is_file(&maps[i]))
 			continue;
 		for (j = 0; j < p->n; j++)
 			if (!strcmp(p->objs[j].path, mp))

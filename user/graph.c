@@ -77,20 +77,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		}
 		a->fmt = key == 'D' ? FMT_DOT : FMT_JSON;
 		return 0;
-	case 'v':
-		ai_verbose = true;
-		return 0;
-	case ARGP_KEY_ARG:
-		ai_errorf("unexpected argument '%s' (see 'async-inspect graph --help')", arg);
-		return AI_TF_ARG_REPORTED;
-	case ARGP_KEY_END:
-		if (!a->pid) {
-			ai_errorf("missing -p PID (see 'async-inspect graph --help')");
-			return AI_TF_ARG_REPORTED;
-		}
-		return 0;
 	}
-	return ARGP_ERR_UNKNOWN;
+	return ai_tf_parse_pid_cmd_key("graph", key, arg, a->pid);
 }
 
 static const struct argp argp = { options, parse_arg, NULL, doc, NULL, NULL, NULL };

@@ -282,14 +282,8 @@ static int list_pid(const struct list_opts *lo, struct object **out, size_t *nou
 		const char *mp = maps[i].path;
 		char full[4096];
 		struct object o = { 0 }, *no;
-		size_t k;
 
-		if (!mp || mp[0] != '/' || strstr(mp, " (deleted)"))
-			continue;
-		for (k = 0; k < i; k++)
-			if (maps[k].path && !strcmp(maps[k].path, mp))
-				break;
-		if (k < i)
+		if (!ai_proc_map_is_file(&maps[i]) || !ai_proc_map_first(maps, i))
 			continue;
 		snprintf(full, sizeof(full), "/proc/%d/root%s", (int)lo->pid, mp);
 		err = object_load(&o, full);
@@ -375,14 +369,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		ai_verbose = true;
 		break;
 	case ARGP_KEY_ARG:
-		if (o->binary) {
-			ai_errorf(
-			    "one BINARY only: '%s' is extra (see 'async-inspect list --help')",
-			    arg);
-			return AI_TF_ARG_REPORTED;
-		}
-		o->binary = arg;
-		break;
+		return ai_tf_parse_binary("list", &o->binary, arg);
 	case ARGP_KEY_END:
 		if (!o->binary == !o->pid) {
 			ai_errorf("give either BINARY or -p PID (see 'async-inspect list --help')");

@@ -13,8 +13,22 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "desc.h"
 #include "proc.h"
+
+bool ai_proc_map_is_file(const struct ai_map *m)
+{
+	return m->path && m->path[0] == '/' && !strstr(m->path, " (deleted)");
+}
+
+bool ai_proc_map_first(const struct ai_map *maps, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (maps[j].path && maps[i].path && !strcmp(maps[j].path, maps[i].path))
+			return false;
+	return true;
+}
 
 void ai_proc_maps_free(struct ai_map *maps, size_t n)
 {
@@ -29,7 +43,7 @@ int ai_proc_maps(pid_t pid, struct ai_map **maps, size_t *n)
 {
 	char path[64], *line = NULL;
 	size_t cap = 0, cnt = 0, lcap = 0;
-	struct ai_map *m = NULL;
+	struct ai_map *m = NULL, *slot;
 	FILE *f;
 	int err = 0;
 
@@ -64,19 +78,13 @@ int ai_proc_maps(pid_t pid, struct ai_map **maps, size_t *n)
 				break;
 			}
 		}
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			struct ai_map *nm = realloc(m, ncap * sizeof(*m));
-
-			if (!nm) {
-				free(e.path);
-				err = -ENOMEM;
-				break;
-			}
-			m = nm;
-			cap = ncap;
+		slot = ai_add_row((void **)&m, &cnt, &cap, sizeof(*m));
+		if (!slot) {
+			free(e.path);
+			err = -ENOMEM;
+			break;
 		}
-		m[cnt++] = e;
+		*slot = e;
 	}
 	free(line);
 	fclose(f);
@@ -114,16 +122,8 @@ int ai_proc_find_libasync(pid_t pid, char *path, size_t len)
 	for (size_t i = 0; i < n; i++) {
 		char full[4096];
 
-		if (!maps[i].path || maps[i].path[0] != '/' || strstr(maps[i].path, " (deleted)"))
-			continue;
-		/* each object once */
-		size_t j;
-
-		for (j = 0; j < i; j++)
-			if (maps[j].path && !strcmp(maps[j].path, maps[i].path))
-				break;
-		if (j < i)
-			continue;
+		if (!ai_proc_map_is_file(&maps[i]) || !ai_proc_map_first(maps, i))
+			continue; /* each object once */
 		snprintf(full, sizeof(full), "/proc/%d/root%s", (int)pid, maps[i].path);
 		if (ai_elf_has_libasync_probes(full) == 1) {
 			snprintf(path, len, "%s", full);
@@ -336,12 +336,7 @@ int ai_proc_symbol(pid_t pid, const char *name, uint64_t *addr)
 		uint64_t value, bias;
 		size_t j;
 
-		if (!maps[i].path || maps[i].path[0] != '/' || strstr(maps[i].path, " (deleted)"))
-			continue;
-		for (j = 0; j < i; j++)
-			if (maps[j].path && !strcmp(maps[j].path, maps[i].path))
-				break;
-		if (j < i)
+		if (!ai_proc_map_is_file(&maps[i]) || !ai_proc_map_first(maps, i))
 			continue;
 		if (elf_handle_open(pid, maps[i].path, &h))
 			continue;
@@ -392,7 +387,7 @@ int ai_proc_scan_libasync(pid_t **pids, size_t *n)
 {
 	struct probe_cache *cache = NULL;
 	size_t ncache = 0, cnt = 0, cap = 0;
-	pid_t *out = NULL;
+	pid_t *out = NULL, *slot;
 	struct dirent *de;
 	DIR *dir;
 	int err = 0;
@@ -417,7 +412,7 @@ int ai_proc_scan_libasync(pid_t **pids, size_t *n)
 			const char *mp = maps[i].path;
 			size_t c;
 
-			if (!mp || mp[0] != '/' || strstr(mp, " (deleted)"))
+			if (!ai_proc_map_is_file(&maps[i]))
 				continue;
 			for (c = 0; c < ncache; c++)
 				if (cache[c].inode == maps[i].inode && !strcmp(cache[c].path, mp))
@@ -448,18 +443,12 @@ int ai_proc_scan_libasync(pid_t **pids, size_t *n)
 			break;
 		if (!found)
 			continue;
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			pid_t *np = realloc(out, ncap * sizeof(*np));
-
-			if (!np) {
-				err = -ENOMEM;
-				break;
-			}
-			out = np;
-			cap = ncap;
+		slot = ai_add_row((void **)&out, &cnt, &cap, sizeof(*out));
+		if (!slot) {
+			err = -ENOMEM;
+			break;
 		}
-		out[cnt++] = pid;
+		*slot = pid;
 	}
 	closedir(dir);
 	for (size_t c = 0; c < ncache; c++)

@@ -3,6 +3,7 @@
 #ifndef AI_PROC_H
 #define AI_PROC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -16,6 +17,10 @@ struct ai_map {
 
 int ai_proc_maps(pid_t pid, struct ai_map **maps, size_t *n);
 void ai_proc_maps_free(struct ai_map *maps, size_t n);
+/* Whether mapping m is of a file still on disk: an absolute path, not " (deleted)". */
+bool ai_proc_map_is_file(const struct ai_map *m);
+/* Whether maps[i] is the first of the mappings with its path (to visit each file once). */
+bool ai_proc_map_first(const struct ai_map *maps, size_t i);
 
 /*
  * The object mapped by `pid` that holds libasync's USDT probes (libasync.so, or the

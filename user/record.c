@@ -66,35 +66,26 @@ static const struct argp_option opts[] = {
 	{},
 };
 
-static int bad_value(const char *opt, const char *val, const char *expected)
-{
-	ai_errorf("invalid value '%s' for %s: expected %s", val, opt, expected);
-	return EINVAL;
-}
-
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	uint64_t v;
-	char *end;
 
 	switch (key) {
 	case 'p':
 		if (!ai_parse_u64(arg, &v) || v == 0 || v > INT_MAX)
-			return bad_value("-p", arg, "a process id");
+			return ai_bad_value("-p", arg, "a process id");
 		env.pid = (pid_t)v;
 		break;
 	case 'o':
 		env.output = arg;
 		break;
 	case 'd':
-		errno = 0;
-		env.duration = strtod(arg, &end);
-		if (errno || end == arg || *end || !(env.duration > 0) || env.duration > 1e7)
-			return bad_value("-d", arg, "a positive number of seconds");
+		if (!ai_parse_secs(arg, &env.duration))
+			return ai_bad_value("-d", arg, "a positive number of seconds");
 		break;
 	case 'b':
 		if (!ai_parse_u64(arg, &v) || v == 0 || v > 1024 || (v & (v - 1)))
-			return bad_value("-b", arg, "a power of two from 1 to 1024 (MiB)");
+			return ai_bad_value("-b", arg, "a power of two from 1 to 1024 (MiB)");
 		env.buffer_bytes = v << 20;
 		break;
 	case 'v':

@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "common.h"
 #include "summary.h"
+#include "sumopts.h"
 #include "timeline.h"
 
 /* Exit status of a report on a damaged recording (what was readable was reported). */
@@ -26,12 +27,10 @@ static struct env {
 	const char *timeline;
 	const char *svg;
 	bool json, pretty, text, no_color;
-	enum ai_sum_sort sort;
-	size_t top;
+	struct ai_sum_opts sum;
 	unsigned width;
 	size_t rows;
-	uint64_t long_poll_ns, lost_waker_ns;
-} env = { .top = 10, .rows = 50, .long_poll_ns = 10000000ull, .lost_waker_ns = 1000000000ull };
+} env = { .sum = AI_SUM_OPTS_DEFAULT, .rows = 50 };
 
 enum {
 	OPT_JSON = 0x100,
@@ -42,10 +41,6 @@ enum {
 	OPT_WIDTH,
 	OPT_ROWS,
 	OPT_NO_COLOR,
-	OPT_SORT,
-	OPT_TOP,
-	OPT_LONG_POLL,
-	OPT_LOST_WAKER,
 };
 
 static const char doc[] =
@@ -81,20 +76,9 @@ static const struct argp_option opts[] = {
 	{ "width", OPT_WIDTH, "COLS", 0, "Width of the --text bars (default: terminal)", 0 },
 	{ "rows", OPT_ROWS, "N", 0, "Tasks shown by --text (default 50, 0 = all)", 0 },
 	{ "no-color", OPT_NO_COLOR, NULL, 0, "No ANSI colours in --text", 0 },
-	{ "sort", OPT_SORT, "KEY", 0, "Sort tables by busy (default), polls, sched, idle, wait",
-	  0 },
-	{ "top", OPT_TOP, "N", 0, "Rows per table (default 10, 0 = all)", 0 },
-	{ "long-poll", OPT_LONG_POLL, "MS", 0, "Warn about polls longer than MS (default 10)", 0 },
-	{ "lost-waker", OPT_LOST_WAKER, "MS", 0,
-	  "Warn about tasks pending this long with nothing to wake them (default 1000)", 0 },
+	AI_SUM_ARGP_OPTIONS,
 	{},
 };
-
-static int bad_value(const char *opt, const char *val, const char *expected)
-{
-	ai_errorf("invalid value '%s' for %s: expected %s", val, opt, expected);
-	return EINVAL;
-}
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
@@ -122,35 +106,16 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_WIDTH:
 		if (!ai_parse_u64(arg, &v) || v < 10 || v > 10000)
-			return bad_value("--width", arg, "10..10000 columns");
+			return ai_bad_value("--width", arg, "10..10000 columns");
 		env.width = (unsigned)v;
 		break;
 	case OPT_ROWS:
 		if (!ai_parse_u64(arg, &v) || v > 1000000)
-			return bad_value("--rows", arg, "a number of tasks");
+			return ai_bad_value("--rows", arg, "a number of tasks");
 		env.rows = (size_t)v;
 		break;
 	case OPT_NO_COLOR:
 		env.no_color = true;
-		break;
-	case OPT_SORT:
-		if (ai_summary_parse_sort(arg, &env.sort))
-			return bad_value("--sort", arg, "busy, polls, sched, idle or wait");
-		break;
-	case OPT_TOP:
-		if (!ai_parse_u64(arg, &v) || v > 1000000)
-			return bad_value("--top", arg, "a number of rows");
-		env.top = (size_t)v;
-		break;
-	case OPT_LONG_POLL:
-		if (!ai_parse_u64(arg, &v) || v == 0 || v > 3600000)
-			return bad_value("--long-poll", arg, "milliseconds (1..3600000)");
-		env.long_poll_ns = v * 1000000ull;
-		break;
-	case OPT_LOST_WAKER:
-		if (!ai_parse_u64(arg, &v) || v == 0 || v > 86400000)
-			return bad_value("--lost-waker", arg, "milliseconds (1..86400000)");
-		env.lost_waker_ns = v * 1000000ull;
 		break;
 	case ARGP_KEY_ARG:
 		if (env.file) {
@@ -169,7 +134,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		}
 		break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return ai_sum_opts_parse(&env.sum, key, arg, EINVAL);
 	}
 	return 0;
 }
@@ -199,9 +164,7 @@ static int print_summary(const struct ai_timeline *tl)
 	FILE *out = stdout;
 	int err;
 
-	ai_summary_lint_defaults(&lo);
-	lo.long_poll_ns = env.long_poll_ns;
-	lo.lost_waker_ns = env.lost_waker_ns;
+	ai_sum_opts_lint(&env.sum, &lo);
 	lo.now_ns = tl->rf->info.end_ns ? tl->rf->info.end_ns : tl->last_ns;
 	err = ai_tl_summary(tl, &lo, &s);
 	if (!err && tl->rf->warning[0])
@@ -211,7 +174,7 @@ static int print_summary(const struct ai_timeline *tl)
 		ai_summary_free(&s);
 		return ai_err("build", "the summary", err);
 	}
-	ai_summary_sort(&s, env.sort);
+	ai_summary_sort(&s, env.sum.sort);
 	if (env.output) {
 		out = fopen(env.output, "we");
 		if (!out) {
@@ -223,7 +186,7 @@ static int print_summary(const struct ai_timeline *tl)
 	if (env.json)
 		ai_summary_print_json(out, &s, env.pretty);
 	else
-		ai_summary_print_text(out, &s, env.top);
+		ai_summary_print_text(out, &s, env.sum.top);
 	if (ferror(out))
 		err = -EIO;
 	if (out != stdout && fclose(out) && !err)
@@ -248,7 +211,7 @@ int cmd_report(int argc, char **argv)
 		return AI_EXIT_USAGE;
 	exports = env.timeline || env.svg || env.text;
 
-	err = ai_tl_load(env.file, exports ? AI_TL_SLICES : 0, env.long_poll_ns, &tl, reason,
+	err = ai_tl_load(env.file, exports ? AI_TL_SLICES : 0, env.sum.long_poll_ns, &tl, reason,
 			 sizeof(reason));
 	if (err) {
 		ai_errorf("failed to read '%s': %s", env.file, reason);

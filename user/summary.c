@@ -25,26 +25,32 @@ int ai_summary_init(struct ai_summary *s, int32_t pid)
 	return ai_summary_lost_add(s, "evicted_tasks", 0);
 }
 
+void ai_summary_task_free_strings(struct ai_sum_task *t)
+{
+	free(t->function);
+	free(t->name);
+	free(t->location);
+	free(t->await);
+	free(t->max_poll_from);
+	free(t->max_poll_to);
+}
+
+void ai_summary_function_free_strings(struct ai_sum_function *f)
+{
+	free(f->name);
+	free(f->location);
+}
+
 void ai_summary_free(struct ai_summary *s)
 {
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->nprocs; i++)
 		free(s->procs[i].comm);
-	for (size_t i = 0; i < s->ntasks; i++) {
-		struct ai_sum_task *t = &s->tasks[i];
-
-		free(t->function);
-		free(t->name);
-		free(t->location);
-		free(t->await);
-		free(t->max_poll_from);
-		free(t->max_poll_to);
-	}
-	for (size_t i = 0; i < s->nfuncs; i++) {
-		free(s->funcs[i].name);
-		free(s->funcs[i].location);
-	}
+	for (size_t i = 0; i < s->ntasks; i++)
+		ai_summary_task_free_strings(&s->tasks[i]);
+	for (size_t i = 0; i < s->nfuncs; i++)
+		ai_summary_function_free_strings(&s->funcs[i]);
 	for (size_t i = 0; i < s->nawaits; i++) {
 		free(s->awaits[i].function);
 		free(s->awaits[i].callee);
@@ -251,7 +257,7 @@ int ai_summary_lint(struct ai_summary *s, const struct ai_lint_opts *o)
 				return err;
 			added++;
 		}
-		if (!t->done && !strcmp(t->state ? t->state : "", "idle") &&
+		if (!t->done && !t->gone_later && !strcmp(t->state ? t->state : "", "idle") &&
 		    t->wait_kind == ASYNC_WAIT_NONE && t->state_since_ns &&
 		    o->now_ns > t->state_since_ns &&
 		    o->now_ns - t->state_since_ns >= o->lost_waker_ns) {

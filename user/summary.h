@@ -46,6 +46,7 @@ struct ai_sum_task {
 	uint64_t wakes_other; /* polls that followed a wake by another task or the runtime */
 	uint32_t wait_kind;   /* enum async_wait_kind of its last wait, 0 if none seen */
 	bool done;
+	bool gone_later; /* pending at the end, but completed just after (not lost) */
 	int32_t result; /* completion result (0 ok), valid when done */
 };
 
@@ -134,6 +135,9 @@ void ai_summary_free(struct ai_summary *s);
 char *ai_summary_strdup(const char *str);
 
 /* Append a zeroed row; NULL on ENOMEM. Pointers stay valid until the next add. */
+/* Frees the strings of one task or function row (for callers that drop rows themselves). */
+void ai_summary_task_free_strings(struct ai_sum_task *t);
+void ai_summary_function_free_strings(struct ai_sum_function *f);
 struct ai_sum_process *ai_summary_add_process(struct ai_summary *s);
 struct ai_sum_task *ai_summary_add_task(struct ai_summary *s);
 struct ai_sum_function *ai_summary_add_function(struct ai_summary *s);

@@ -504,6 +504,36 @@ int ai_tf_parse_args(const struct argp *argp, int argc, char **argv, void *input
 	return 0;
 }
 
+int ai_tf_parse_pid_cmd_key(const char *cmd, int key, const char *arg, pid_t pid)
+{
+	switch (key) {
+	case 'v':
+		ai_verbose = true;
+		return 0;
+	case ARGP_KEY_ARG:
+		ai_errorf("unexpected argument '%s' (see 'async-inspect %s --help')", arg, cmd);
+		return AI_TF_ARG_REPORTED;
+	case ARGP_KEY_END:
+		if (!pid) {
+			ai_errorf("missing -p PID (see 'async-inspect %s --help')", cmd);
+			return AI_TF_ARG_REPORTED;
+		}
+		return 0;
+	}
+	return ARGP_ERR_UNKNOWN;
+}
+
+int ai_tf_parse_binary(const char *cmd, const char **binary, const char *arg)
+{
+	if (*binary) {
+		ai_errorf("one BINARY only: '%s' is extra (see 'async-inspect %s --help')", arg,
+			  cmd);
+		return AI_TF_ARG_REPORTED;
+	}
+	*binary = arg;
+	return 0;
+}
+
 int ai_tf_parse_pid(const char *s, pid_t *pid)
 {
 	uint64_t v;

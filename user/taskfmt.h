@@ -78,6 +78,14 @@ struct argp;
 /* What a command's argp parser returns after printing its own one-line error. */
 #define AI_TF_ARG_REPORTED 1022
 int ai_tf_parse_args(const struct argp *argp, int argc, char **argv, void *input, bool *help);
+/*
+ * The keys every -p PID command (tasks, graph, deadlock) handles alike, for the end of its
+ * parser: -v, a stray argument and, at the end, a missing -p PID (the errors name `cmd`).
+ * Returns what the parser returns (ARGP_ERR_UNKNOWN for any other key).
+ */
+int ai_tf_parse_pid_cmd_key(const char *cmd, int key, const char *arg, pid_t pid);
+/* ARGP_KEY_ARG of a command taking one BINARY (analyze, list): stores it, refuses a second. */
+int ai_tf_parse_binary(const char *cmd, const char **binary, const char *arg);
 /* Parses -p's value; prints the error itself. */
 int ai_tf_parse_pid(const char *s, pid_t *pid);
 /* Parses seconds ("2", "0.5", "1500ms"); prints the error itself. */

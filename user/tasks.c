@@ -60,20 +60,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'j':
 		a->json = true;
 		return 0;
-	case 'v':
-		ai_verbose = true;
-		return 0;
-	case ARGP_KEY_ARG:
-		ai_errorf("unexpected argument '%s' (see 'async-inspect tasks --help')", arg);
-		return AI_TF_ARG_REPORTED;
-	case ARGP_KEY_END:
-		if (!a->pid) {
-			ai_errorf("missing -p PID (see 'async-inspect tasks --help')");
-			return AI_TF_ARG_REPORTED;
-		}
-		return 0;
 	}
-	return ARGP_ERR_UNKNOWN;
+	return ai_tf_parse_pid_cmd_key("tasks", key, arg, a->pid);
 }
 
 static const struct argp argp = { options, parse_arg, NULL, doc, NULL, NULL, NULL };

@@ -26,7 +26,9 @@
 #include "desc.h"
 #include "execlib.h"
 #include "proc.h"
+#include "snapshot.h"
 #include "summary.h"
+#include "sumopts.h"
 #include "taskfmt.h"
 #include "trace.h"
 #include "trace.skel.h"
@@ -41,15 +43,10 @@ static struct trace_env {
 	double interval; /* seconds, 0 = no tables */
 	bool json;
 	bool pretty;
-	enum ai_sum_sort sort;
-	size_t top;
-	uint64_t long_poll_ns;
-	uint64_t lost_waker_ns;
+	struct ai_sum_opts sum;
 	uint32_t max_tasks;
 } env = {
-	.top = 10,
-	.long_poll_ns = 10000000ull,
-	.lost_waker_ns = 1000000000ull,
+	.sum = AI_SUM_OPTS_DEFAULT,
 	.max_tasks = TRACE_MAX_TASKS_DEFAULT,
 };
 
@@ -58,10 +55,6 @@ enum {
 	OPT_LIB,
 	OPT_JSON,
 	OPT_PRETTY,
-	OPT_SORT,
-	OPT_TOP,
-	OPT_LONG_POLL,
-	OPT_LOST_WAKER,
 	OPT_MAX_TASKS,
 };
 
@@ -99,35 +92,18 @@ static const struct argp_option opts[] = {
 	{ "json", OPT_JSON, NULL, 0, "Print the final summary as one JSON document", 0 },
 	{ "pretty", OPT_PRETTY, NULL, 0, "Indent the JSON", 0 },
 	{ "output", 'o', "FILE", 0, "Write the final summary to FILE instead of stdout", 0 },
-	{ "sort", OPT_SORT, "KEY", 0, "Sort tables by busy (default), polls, sched, idle, wait",
-	  0 },
-	{ "top", OPT_TOP, "N", 0, "Rows per table (default 10, 0 = all)", 0 },
-	{ "long-poll", OPT_LONG_POLL, "MS", 0, "Warn about polls longer than MS (default 10)", 0 },
-	{ "lost-waker", OPT_LOST_WAKER, "MS", 0,
-	  "Warn about tasks pending this long with nothing to wake them (default 1000)", 0 },
+	AI_SUM_ARGP_OPTIONS,
 	{ "max-tasks", OPT_MAX_TASKS, "N", 0,
 	  "Tasks kept in the kernel map (default 16384); older ones are evicted and counted", 0 },
 	{ "verbose", 'v', NULL, 0, "libbpf debug output, including the verifier log", 0 },
 	{},
 };
 
+/* ai_bad_value for ai_tf_parse_args: the error is printed already. */
 static int bad_value(const char *opt, const char *val, const char *expected)
 {
-	ai_errorf("invalid value '%s' for %s: expected %s", val, opt, expected);
+	ai_bad_value(opt, val, expected);
 	return AI_TF_ARG_REPORTED;
-}
-
-static bool parse_secs(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v > 0) || v > 1e7)
-		return false;
-	*out = v;
-	return true;
 }
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
@@ -147,11 +123,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		env.lib = arg;
 		break;
 	case 'd':
-		if (!parse_secs(arg, &env.duration))
+		if (!ai_parse_secs(arg, &env.duration))
 			return bad_value("-d", arg, "a positive number of seconds");
 		break;
 	case 'i':
-		if (!parse_secs(arg, &env.interval))
+		if (!ai_parse_secs(arg, &env.interval))
 			return bad_value("-i", arg, "a positive number of seconds");
 		break;
 	case OPT_JSON:
@@ -162,25 +138,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'o':
 		env.output = arg;
-		break;
-	case OPT_SORT:
-		if (ai_summary_parse_sort(arg, &env.sort))
-			return bad_value("--sort", arg, "busy, polls, sched, idle or wait");
-		break;
-	case OPT_TOP:
-		if (!ai_parse_u64(arg, &v) || v > 1000000)
-			return bad_value("--top", arg, "a number of rows");
-		env.top = (size_t)v;
-		break;
-	case OPT_LONG_POLL:
-		if (!ai_parse_u64(arg, &v) || v == 0 || v > 3600000)
-			return bad_value("--long-poll", arg, "milliseconds (1..3600000)");
-		env.long_poll_ns = v * 1000000ull;
-		break;
-	case OPT_LOST_WAKER:
-		if (!ai_parse_u64(arg, &v) || v == 0 || v > 86400000)
-			return bad_value("--lost-waker", arg, "milliseconds (1..86400000)");
-		env.lost_waker_ns = v * 1000000ull;
 		break;
 	case OPT_MAX_TASKS:
 		if (!ai_parse_u64(arg, &v) || v < 16 || v > 16777216)
@@ -213,7 +170,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	}
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return ai_sum_opts_parse(&env.sum, key, arg, AI_TF_ARG_REPORTED);
 	}
 	return 0;
 }
@@ -315,14 +272,8 @@ static void proc_load_calls(struct proc_info *p)
 	for (size_t i = 0; i < nmaps; i++) {
 		struct ai_desc_table *t = NULL;
 		char full[PATH_MAX + 64];
-		size_t j;
 
-		if (!maps[i].path || maps[i].path[0] != '/')
-			continue;
-		for (j = 0; j < i; j++)
-			if (maps[j].path && !strcmp(maps[j].path, maps[i].path))
-				break;
-		if (j < i)
+		if (!maps[i].path || maps[i].path[0] != '/' || !ai_proc_map_first(maps, i))
 			continue;
 		snprintf(full, sizeof(full), "/proc/%d/root%s", (int)p->pid, maps[i].path);
 		if (ai_desc_table_load(full, 0, &t))
@@ -588,20 +539,40 @@ static int fill_tasks(struct trace_ctx *c, struct ai_summary *s, bool final)
 	return ai_summary_lost_add(s, "evicted_tasks", inserts > present ? inserts - present : 0);
 }
 
+/*
+ * Steps through the per-CPU map `fd`: the next key into *key (*started false at first) and
+ * its values, one per CPU, into c->pcpu_buf (entries deleted meanwhile are skipped).
+ * Returns false at the end.
+ */
+static bool pcpu_next(struct trace_ctx *c, int fd, struct trace_key *key, bool *started)
+{
+	struct trace_key next;
+
+	while (!bpf_map_get_next_key(fd, *started ? key : NULL, &next)) {
+		*key = next;
+		*started = true;
+		if (!bpf_map_lookup_elem(fd, key, c->pcpu_buf))
+			return true;
+	}
+	return false;
+}
+
+/* CPU `cpu`'s value (of `size` bytes) in c->pcpu_buf, as per-CPU map lookups lay them out. */
+static const void *pcpu_val(const struct trace_ctx *c, int cpu, size_t size)
+{
+	return (const char *)c->pcpu_buf + (size_t)cpu * ((size + 7) & ~7ul);
+}
+
 static int fill_funcs(struct trace_ctx *c, struct ai_summary *s)
 {
 	int fd = bpf_map__fd(c->skel->maps.funcs);
-	size_t vsz = (sizeof(struct trace_func) + 7) & ~7ul;
-	struct trace_key key, next, *prev = NULL;
+	struct trace_key key;
+	bool started = false;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
+	while (pcpu_next(c, fd, &key, &started)) {
 		struct ai_sum_function *f;
 		struct proc_info *p;
 
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, c->pcpu_buf))
-			continue;
 		p = proc_get(c, (pid_t)key.pid);
 		f = ai_summary_add_function(s);
 		if (!f)
@@ -610,8 +581,7 @@ static int fill_funcs(struct trace_ctx *c, struct ai_summary *s)
 		f->name = desc_function(p, key.id);
 		f->location = desc_loc(p, key.id);
 		for (int cpu = 0; cpu < c->ncpus; cpu++) {
-			const struct trace_func *v =
-			    (const void *)((const char *)c->pcpu_buf + cpu * vsz);
+			const struct trace_func *v = pcpu_val(c, cpu, sizeof(*v));
 
 			f->tasks += v->tasks;
 			f->polls += v->polls;
@@ -633,18 +603,14 @@ static int fill_funcs(struct trace_ctx *c, struct ai_summary *s)
 static int fill_awaits(struct trace_ctx *c, struct ai_summary *s)
 {
 	int fd = bpf_map__fd(c->skel->maps.awaits);
-	size_t vsz = (sizeof(struct trace_await) + 7) & ~7ul;
-	struct trace_key key, next, *prev = NULL;
+	struct trace_key key;
+	bool started = false;
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
+	while (pcpu_next(c, fd, &key, &started)) {
 		const struct ai_desc *d;
 		struct ai_sum_await *a;
 		struct proc_info *p;
 
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, c->pcpu_buf))
-			continue;
 		p = proc_get(c, (pid_t)key.pid);
 		a = ai_summary_add_await(s);
 		if (!a)
@@ -655,8 +621,7 @@ static int fill_awaits(struct trace_ctx *c, struct ai_summary *s)
 		a->callee = d && d->callee ? strdup(d->callee) : NULL;
 		a->location = desc_loc(p, key.id);
 		for (int cpu = 0; cpu < c->ncpus; cpu++) {
-			const struct trace_await *v =
-			    (const void *)((const char *)c->pcpu_buf + cpu * vsz);
+			const struct trace_await *v = pcpu_val(c, cpu, sizeof(*v));
 
 			a->waits += v->waits;
 			a->wait_ns += v->wait_ns;
@@ -667,6 +632,38 @@ static int fill_awaits(struct trace_ctx *c, struct ai_summary *s)
 		}
 	}
 	return 0;
+}
+
+/*
+ * What a pending task waits on, as the runtime's own task records say it: sleeps fire no
+ * probe (too hot), and a wait registered before tracing began was never seen. Read from
+ * every process still running, so the lost-waker lint flags only tasks that really wait
+ * on nothing that can wake them.
+ */
+static void waits_from_registry(struct ai_summary *s)
+{
+	for (size_t p = 0; p < s->nprocs; p++) {
+		pid_t pid = s->procs[p].pid;
+		struct ai_snapshot *snap = NULL;
+		uint64_t reg;
+
+		if (s->procs[p].exited || ai_snapshot_locate(pid, &reg) ||
+		    ai_snapshot_take(pid, reg, NULL, &snap))
+			continue;
+		for (size_t i = 0; i < s->ntasks; i++) {
+			struct ai_sum_task *t = &s->tasks[i];
+			const struct ai_snap_task *st;
+
+			if (t->pid != pid || t->done || t->wait_kind != ASYNC_WAIT_NONE)
+				continue;
+			st = ai_snapshot_find(snap, t->id);
+			if (st)
+				t->wait_kind = st->abi.wait_kind;
+			else
+				t->gone_later = true; /* ids are never reused: it completed since */
+		}
+		ai_snapshot_free(snap);
+	}
 }
 
 static int build_summary(struct trace_ctx *c, struct ai_summary *s, int32_t pid, bool final)
@@ -704,16 +701,15 @@ static int build_summary(struct trace_ctx *c, struct ai_summary *s, int32_t pid,
 	if (final) {
 		struct ai_lint_opts lo;
 
-		ai_summary_lint_defaults(&lo);
-		lo.long_poll_ns = env.long_poll_ns;
-		lo.lost_waker_ns = env.lost_waker_ns;
+		waits_from_registry(s);
+		ai_sum_opts_lint(&env.sum, &lo);
 		lo.now_ns = now;
 		err = ai_summary_lint(s, &lo);
 		if (err < 0)
 			return err;
 		annotate_long_polls(c, s);
 	}
-	ai_summary_sort(s, env.sort);
+	ai_summary_sort(s, env.sum.sort);
 	return 0;
 }
 
@@ -976,28 +972,20 @@ static int to_interval(struct ai_summary *s)
 	for (size_t i = 0; i < s->ntasks; i++) {
 		struct ai_sum_task *t = &s->tasks[i];
 
-		if (t->polls) {
+		if (t->polls)
 			s->tasks[n++] = *t;
-			continue;
-		}
-		free(t->function);
-		free(t->name);
-		free(t->location);
-		free(t->await);
-		free(t->max_poll_from);
-		free(t->max_poll_to);
+		else
+			ai_summary_task_free_strings(t);
 	}
 	s->ntasks = n;
 	n = 0;
 	for (size_t i = 0; i < s->nfuncs; i++) {
 		struct ai_sum_function *f = &s->funcs[i];
 
-		if (f->polls) {
+		if (f->polls)
 			s->funcs[n++] = *f;
-			continue;
-		}
-		free(f->name);
-		free(f->location);
+		else
+			ai_summary_function_free_strings(f);
 	}
 	s->nfuncs = n;
 	return 0;
@@ -1016,12 +1004,12 @@ static int print_interval(struct trace_ctx *c, int32_t pid, uint64_t since_ns)
 	if (!err)
 		err = to_interval(&s);
 	if (!err) {
-		ai_summary_sort(&s, env.sort);
+		ai_summary_sort(&s, env.sum.sort);
 		s.duration_ns = ai_now_ns() - since_ns;
 		strftime(ts, sizeof(ts), "%H:%M:%S", localtime_r(&now, &tm));
 		fprintf(out, "%s  (the last %s)\n", ts,
 			ai_fmt_duration(s.duration_ns, dur, sizeof(dur)));
-		ai_summary_print_table(out, &s, env.top);
+		ai_summary_print_table(out, &s, env.sum.top);
 	}
 	ai_summary_free(&s);
 	return err;
@@ -1043,7 +1031,7 @@ static int print_final(struct trace_ctx *c, int32_t pid)
 		if (env.json)
 			ai_summary_print_json(out, &s, env.pretty);
 		else
-			ai_summary_print_text(out, &s, env.top);
+			ai_summary_print_text(out, &s, env.sum.top);
 		if (ferror(out))
 			err = -EIO;
 	} else {
@@ -1143,7 +1131,7 @@ int cmd_trace(int argc, char **argv)
 		ai_err("open", "BPF programs", err);
 		goto cleanup;
 	}
-	c.skel->rodata->long_poll_ns = env.long_poll_ns;
+	c.skel->rodata->long_poll_ns = env.sum.long_poll_ns;
 	/* test hook: see bpf/trace.bpf.c and tests/bpf/test_trace_errors.sh */
 	if (getenv("ASYNC_INSPECT_TEST_VERIFIER_REJECT"))
 		c.skel->rodata->test_verifier_reject = 1;

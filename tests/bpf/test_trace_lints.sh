@@ -37,3 +37,17 @@ wait "$tracer"
 assert_eq "exit status after SIGINT to trace (command got SIGTERM)" 143 "$?"
 assert_eq "summary written" True \
 	"$(json_eval "$TMP/int.json" 'sum(f["polls"] for f in d["functions"]) > 0 and d["processes"][0]["exit_status"] in (-1, 143)')"
+
+# The real runtime: a sleep fires no wait probe, yet the task records say the tasks wait
+# on timers, so sleeping tasks are not flagged. fetch_user --forever keeps 6 tasks
+# sleeping 800 ms at a time; with --lost-waker 100 most are pending past it at the end.
+bg "$EX/fetch_user" --users 6 --io-ms 800 --forever
+sleep 0.5
+"$AI" trace -p "$BG_PID" -d 2 --lost-waker 100 --json -o "$TMP/real.json" >/dev/null ||
+	fail "trace -p fetch_user"
+assert_eq "real sleeping tasks seen pending" True \
+	"$(json_eval "$TMP/real.json" 'any(t["function"] == "fetch_user" and not t["done"] for t in d["tasks"])')"
+assert_eq "real sleeping tasks: no lost-waker warning" 0 \
+	"$(json_eval "$TMP/real.json" 'len([w for w in d["warnings"] if w["kind"] == "lost-waker"])')"
+assert_eq "pending fetch_user tasks wait on timers" "timer" \
+	"$(json_eval "$TMP/real.json" '" ".join(sorted(set(t["wait_kind"] for t in d["tasks"] if t["function"] == "fetch_user" and not t["done"])))')"

@@ -258,7 +258,8 @@ install: all
 	install -m 0755 $(LIBASYNC_SO).0 $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libasync.so.0 $(DESTDIR)$(PREFIX)/lib/libasync.so
 	install -m 0644 include/async/*.h $(DESTDIR)$(PREFIX)/include/async/
-	install -m 0644 $(OUTPUT)/libasync.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' runtime/libasync.pc.in \
+		>$(DESTDIR)$(PREFIX)/lib/pkgconfig/libasync.pc
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^vmlinux/')

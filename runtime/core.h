@@ -15,13 +15,13 @@
 #include "internal.h"
 
 /* ---- task state bits (struct async_task.st) --------------------------------------- */
-#define T_SCHED	     1u	 /* in a run queue (SCHED -> RUNNING is +1) */
-#define T_RUNNING    2u	 /* being polled */
-#define T_NOTIFIED   4u	 /* woken while running: poll again once */
-#define T_DONE	     8u	 /* completed or aborted */
-#define T_ABORTED    16u /* abort requested */
-#define T_JOIN	     32u /* a JoinHandle holds the future */
-#define T_JOIN_WAKER 64u /* join_waker is set (owned by whoever clears the bit) */
+#define T_SCHED	     1u	  /* in a run queue (SCHED -> RUNNING is +1) */
+#define T_RUNNING    2u	  /* being polled */
+#define T_NOTIFIED   4u	  /* woken while running: poll again once */
+#define T_DONE	     8u	  /* completed or aborted */
+#define T_ABORTED    16u  /* abort requested */
+#define T_JOIN	     32u  /* a JoinHandle holds the future */
+#define T_JOIN_WAKER 64u  /* join_waker is set (owned by whoever clears the bit) */
 #define T_TRACED     128u /* spawned while traced: every poll tests the poll probe */
 
 struct async_task {

@@ -44,7 +44,8 @@ int async__reactor_arm(struct async_cx *cx, int fd, uint32_t events);
 /* Forget `fd` (before close). */
 void async__reactor_forget(struct async_exec *exec, int fd);
 
-/* Timers: wake `waker` at `deadline_ns`. The timer owns the waker until it fires or is cancelled. */
+/* Timers: wake `waker` at `deadline_ns`. The timer owns the waker until it fires or is cancelled.
+ */
 int async__timer_add(struct async_exec *exec, uint64_t deadline_ns, struct async_waker waker,
 		     struct async__timer **out);
 /* Cancels (drops the waker) if not fired yet and releases the caller's reference. */
@@ -75,8 +76,8 @@ struct async__job {
 	int (*fn)(void *arg);
 	void *arg;
 	int result;
-	int refs;  /* the pool and the future each hold one (atomic) */
-	int done;  /* atomic */
+	int refs; /* the pool and the future each hold one (atomic) */
+	int done; /* atomic */
 	struct async_waker waker;
 	struct async__job *next;
 };

@@ -47,7 +47,7 @@ struct ai_sum_task {
 	uint32_t wait_kind;   /* enum async_wait_kind of its last wait, 0 if none seen */
 	bool done;
 	bool gone_later; /* pending at the end, but completed just after (not lost) */
-	int32_t result; /* completion result (0 ok), valid when done */
+	int32_t result;	 /* completion result (0 ok), valid when done */
 };
 
 /* One async function (per process in --system mode). */

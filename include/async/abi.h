@@ -21,7 +21,7 @@
 
 /* ELF section holding every struct async_desc of an object (executable or library). */
 #define ASYNC_DESC_SECTION "async_desc"
-#define ASYNC_DESC_MAGIC 0x43534441u /* "ADSC" little-endian */
+#define ASYNC_DESC_MAGIC   0x43534441u /* "ADSC" little-endian */
 
 enum async_desc_kind {
 	ASYNC_DESC_FUNCTION = 1, /* an async function (its poll function) */
@@ -80,13 +80,13 @@ enum async_task_state {
 /* What a pending task waits on (wait probes and task records). */
 enum async_wait_kind {
 	ASYNC_WAIT_NONE = 0,
-	ASYNC_WAIT_JOIN = 1,	   /* obj = task record address, holder = that task's id */
-	ASYNC_WAIT_MUTEX = 2,	   /* obj = mutex address, holder = id of the task holding it */
-	ASYNC_WAIT_CHAN_RECV = 3,  /* obj = channel address, holder = 0 */
-	ASYNC_WAIT_CHAN_SEND = 4,  /* obj = channel address (full), holder = 0 */
-	ASYNC_WAIT_TIMER = 5,	   /* obj = 0, holder = 0 */
-	ASYNC_WAIT_IO = 6,	   /* obj = file descriptor, holder = 0 */
-	ASYNC_WAIT_BLOCKING = 7,   /* obj = 0: a spawn_blocking job on the blocking pool */
+	ASYNC_WAIT_JOIN = 1,	  /* obj = task record address, holder = that task's id */
+	ASYNC_WAIT_MUTEX = 2,	  /* obj = mutex address, holder = id of the task holding it */
+	ASYNC_WAIT_CHAN_RECV = 3, /* obj = channel address, holder = 0 */
+	ASYNC_WAIT_CHAN_SEND = 4, /* obj = channel address (full), holder = 0 */
+	ASYNC_WAIT_TIMER = 5,	  /* obj = 0, holder = 0 */
+	ASYNC_WAIT_IO = 6,	  /* obj = file descriptor, holder = 0 */
+	ASYNC_WAIT_BLOCKING = 7,  /* obj = 0: a spawn_blocking job on the blocking pool */
 };
 
 /*
@@ -171,7 +171,7 @@ struct async_thread_abi {
 /* ---- registry: reachable from the exported symbol ASYNC_REGISTRY_SYMBOL ------------ */
 
 #define ASYNC_REGISTRY_SYMBOL "async_registry"
-#define ASYNC_REGISTRY_MAGIC 0x5254534743534e41ull /* "ANSCGSTR" */
+#define ASYNC_REGISTRY_MAGIC  0x5254534743534e41ull /* "ANSCGSTR" */
 
 struct async_registry_abi {
 	__u64 magic;
@@ -198,13 +198,13 @@ struct async_poll_rec {
 	__u64 task_id;
 	__u64 start_ns;
 	__u64 end_ns;
-	__u64 woken_ns;	 /* when the task was last woken before this poll, 0 if never */
-	__u64 state;	 /* AWAIT descriptor the root future stopped at, 0 when ready */
-	__u64 leaf;	 /* AWAIT descriptor of the innermost future, 0 when ready */
-	__u64 waker_id;	 /* task that woke it, 0 if none or woken from outside a task */
-	__u32 result;	 /* enum async_poll_result */
+	__u64 woken_ns; /* when the task was last woken before this poll, 0 if never */
+	__u64 state;	/* AWAIT descriptor the root future stopped at, 0 when ready */
+	__u64 leaf;	/* AWAIT descriptor of the innermost future, 0 when ready */
+	__u64 waker_id; /* task that woke it, 0 if none or woken from outside a task */
+	__u32 result;	/* enum async_poll_result */
 	__u32 tid;
-	__u64 fn;	 /* the task's function descriptor (root frame's fn) */
+	__u64 fn; /* the task's function descriptor (root frame's fn) */
 };
 
 #endif /* ASYNC_ABI_H */

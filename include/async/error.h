@@ -8,19 +8,19 @@
  * Every libasync call that can fail returns 0 (or a count) on success and a negative
  * errno value on failure. The codes it uses, with their messages:
  */
-#define ASYNC_ERRNO_MAP(X)                                      \
-	X(EINVAL, "invalid argument")                           \
-	X(ENOMEM, "out of memory")                              \
-	X(EAGAIN, "resource temporarily unavailable")           \
-	X(EBUSY, "resource busy")                               \
-	X(ECANCELED, "task aborted")                            \
-	X(ETIMEDOUT, "timed out")                               \
-	X(EPIPE, "channel closed")                              \
-	X(ESHUTDOWN, "executor shut down")                      \
-	X(ECONNREFUSED, "connection refused")                   \
-	X(ECONNRESET, "connection reset by peer")               \
-	X(EADDRINUSE, "address already in use")                 \
-	X(EMFILE, "too many open files")                        \
+#define ASYNC_ERRNO_MAP(X)                            \
+	X(EINVAL, "invalid argument")                 \
+	X(ENOMEM, "out of memory")                    \
+	X(EAGAIN, "resource temporarily unavailable") \
+	X(EBUSY, "resource busy")                     \
+	X(ECANCELED, "task aborted")                  \
+	X(ETIMEDOUT, "timed out")                     \
+	X(EPIPE, "channel closed")                    \
+	X(ESHUTDOWN, "executor shut down")            \
+	X(ECONNREFUSED, "connection refused")         \
+	X(ECONNRESET, "connection reset by peer")     \
+	X(EADDRINUSE, "address already in use")       \
+	X(EMFILE, "too many open files")              \
 	X(EIO, "i/o error")
 
 enum async_errno {

@@ -74,81 +74,81 @@ typedef void (*async_drop_fn)(void *future);
 #define ASYNC__DESC_ATTR __attribute__((section(ASYNC_DESC_SECTION), used, aligned(8)))
 
 /* Defines a block-scope static descriptor named `var`. */
-#define ASYNC__DESC(var, kind_, callee_)                                                    \
-	static struct async_desc var ASYNC__DESC_ATTR = {                                   \
-		.magic = ASYNC_DESC_MAGIC,                                                  \
-		.kind = (kind_),                                                            \
-		.line = __LINE__,                                                           \
-		.function = __func__,                                                       \
-		.callee = (callee_),                                                        \
-		.file = __FILE__,                                                           \
+#define ASYNC__DESC(var, kind_, callee_)                  \
+	static struct async_desc var ASYNC__DESC_ATTR = { \
+		.magic = ASYNC_DESC_MAGIC,                \
+		.kind = (kind_),                          \
+		.line = __LINE__,                         \
+		.function = __func__,                     \
+		.callee = (callee_),                      \
+		.file = __FILE__,                         \
 	}
 
 /* ---- the state-machine macros ----------------------------------------------------- */
 
-#define ASYNC_BEGIN(f)                                                                      \
-	ASYNC__DESC(async__fn_desc, ASYNC_DESC_FUNCTION, 0);                                \
-	(f)->frame.fn = &async__fn_desc;                                                    \
-	switch ((f)->frame.resume) {                                                        \
+#define ASYNC_BEGIN(f)                                       \
+	ASYNC__DESC(async__fn_desc, ASYNC_DESC_FUNCTION, 0); \
+	(f)->frame.fn = &async__fn_desc;                     \
+	switch ((f)->frame.resume) {                         \
 	case 0:
 
 /* Await `child` (a struct callee *), polling it with callee_poll(child, cx). */
-#define ASYNC_AWAIT(f, cx, callee, child_)                                                  \
-	do {                                                                                \
-		ASYNC__DESC(async__await_desc, ASYNC_DESC_AWAIT, #callee);                  \
-		(f)->frame.at = &async__await_desc;                                         \
-		(f)->frame.child = (struct async_frame *)(child_);                          \
-		(f)->frame.resume = __LINE__;                                               \
-	case __LINE__:                                                                      \
-		if (callee##_poll((child_), (cx)) == ASYNC_PENDING)                         \
-			return ASYNC_PENDING;                                               \
-		(f)->frame.child = 0;                                                       \
-		(f)->frame.at = 0;                                                          \
+#define ASYNC_AWAIT(f, cx, callee, child_)                                 \
+	do {                                                               \
+		ASYNC__DESC(async__await_desc, ASYNC_DESC_AWAIT, #callee); \
+		(f)->frame.at = &async__await_desc;                        \
+		(f)->frame.child = (struct async_frame *)(child_);         \
+		(f)->frame.resume = __LINE__;                              \
+	case __LINE__:                                                     \
+		if (callee##_poll((child_), (cx)) == ASYNC_PENDING)        \
+			return ASYNC_PENDING;                              \
+		(f)->frame.child = 0;                                      \
+		(f)->frame.at = 0;                                         \
 	} while (0)
 
 /*
  * Await a future through an explicit poll expression that yields enum async_poll,
  * for futures not named callee_poll (e.g. a select over several children).
  */
-#define ASYNC_AWAIT_EXPR(f, callee, child_, poll_expr)                                      \
-	do {                                                                                \
-		ASYNC__DESC(async__await_desc, ASYNC_DESC_AWAIT, #callee);                  \
-		(f)->frame.at = &async__await_desc;                                         \
-		(f)->frame.child = (struct async_frame *)(child_);                          \
-		(f)->frame.resume = __LINE__;                                               \
-	case __LINE__:                                                                      \
-		if ((poll_expr) == ASYNC_PENDING)                                           \
-			return ASYNC_PENDING;                                               \
-		(f)->frame.child = 0;                                                       \
-		(f)->frame.at = 0;                                                          \
+#define ASYNC_AWAIT_EXPR(f, callee, child_, poll_expr)                     \
+	do {                                                               \
+		ASYNC__DESC(async__await_desc, ASYNC_DESC_AWAIT, #callee); \
+		(f)->frame.at = &async__await_desc;                        \
+		(f)->frame.child = (struct async_frame *)(child_);         \
+		(f)->frame.resume = __LINE__;                              \
+	case __LINE__:                                                     \
+		if ((poll_expr) == ASYNC_PENDING)                          \
+			return ASYNC_PENDING;                              \
+		(f)->frame.child = 0;                                      \
+		(f)->frame.at = 0;                                         \
 	} while (0)
 
 /* Give control back to the executor once; the task is re-queued at once. */
-#define ASYNC_YIELD(f, cx)                                                                  \
-	do {                                                                                \
-		ASYNC__DESC(async__await_desc, ASYNC_DESC_AWAIT, "async_yield");            \
-		(f)->frame.at = &async__await_desc;                                         \
-		(f)->frame.resume = __LINE__;                                               \
-		async_cx_wake_self(cx);                                                     \
-		return ASYNC_PENDING;                                                       \
-	case __LINE__:                                                                      \
-		(f)->frame.at = 0;                                                          \
+#define ASYNC_YIELD(f, cx)                                                       \
+	do {                                                                     \
+		ASYNC__DESC(async__await_desc, ASYNC_DESC_AWAIT, "async_yield"); \
+		(f)->frame.at = &async__await_desc;                              \
+		(f)->frame.resume = __LINE__;                                    \
+		async_cx_wake_self(cx);                                          \
+		return ASYNC_PENDING;                                            \
+	case __LINE__:                                                           \
+		(f)->frame.at = 0;                                               \
 	} while (0)
 
 /* Complete now, from anywhere between ASYNC_BEGIN and ASYNC_RETURN. */
-#define ASYNC_DONE(f)                                                                       \
-	do {                                                                                \
-		(f)->frame.resume = UINT32_MAX;                                             \
-		(f)->frame.at = 0;                                                          \
-		(f)->frame.child = 0;                                                       \
-		return ASYNC_READY;                                                         \
+#define ASYNC_DONE(f)                           \
+	do {                                    \
+		(f)->frame.resume = UINT32_MAX; \
+		(f)->frame.at = 0;              \
+		(f)->frame.child = 0;           \
+		return ASYNC_READY;             \
 	} while (0)
 
 /* Complete; the last statement of every poll function that starts with ASYNC_BEGIN. */
-#define ASYNC_RETURN(f)                                                                     \
-	ASYNC_DONE(f);                                                                      \
-	default:                                                                            \
-		return ASYNC_READY;                                                         \
+#define ASYNC_RETURN(f)             \
+	ASYNC_DONE(f);              \
+	default:                    \
+		return ASYNC_READY; \
 		}
 
 /* ---- markers ------------------------------------------------------------------------ */
@@ -158,21 +158,21 @@ typedef void (*async_drop_fn)(void *future);
  * poll function: place it first in the poll function; it names the future after the
  * enclosing function. `frame` is the future's struct async_frame.
  */
-#define ASYNC_TRACE(frame_)                                                                 \
-	do {                                                                                \
-		ASYNC__DESC(async__traced_desc, ASYNC_DESC_TRACED, 0);                      \
-		(frame_).fn = &async__traced_desc;                                          \
+#define ASYNC_TRACE(frame_)                                            \
+	do {                                                           \
+		ASYNC__DESC(async__traced_desc, ASYNC_DESC_TRACED, 0); \
+		(frame_).fn = &async__traced_desc;                     \
 	} while (0)
 
 /*
  * ASYNC_CALL(fn, args...): calls a plain (non-async) function from async code and
  * records the call in the descriptor section, so the static call graph shows it.
  */
-#define ASYNC_CALL(fn, ...)                                                                 \
-	({                                                                                  \
-		ASYNC__DESC(async__call_desc, ASYNC_DESC_CALL, #fn);                        \
-		(void)async__call_desc;                                                     \
-		fn(__VA_ARGS__);                                                            \
+#define ASYNC_CALL(fn, ...)                                          \
+	({                                                           \
+		ASYNC__DESC(async__call_desc, ASYNC_DESC_CALL, #fn); \
+		(void)async__call_desc;                              \
+		fn(__VA_ARGS__);                                     \
 	})
 
 /* ---- the context a poll function receives ---------------------------------------- */

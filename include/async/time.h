@@ -9,7 +9,7 @@
 
 #define ASYNC_USEC 1000ull
 #define ASYNC_MSEC 1000000ull
-#define ASYNC_SEC 1000000000ull
+#define ASYNC_SEC  1000000000ull
 
 struct async__timer;
 

@@ -52,7 +52,7 @@ void ai_proc_descs_free(struct ai_proc_descs *p);
 /* "fetch_user", "fetch_user@fetch_posts", "examples/fetch_user.c:41" helpers. */
 const char *ai_desc_location(const struct ai_desc *d, char *buf, size_t len);
 
-/* ---- additions (H4) ------------------------------------------------------------------ */
+/* ---- in-memory loaders, USDT notes, names ------------------------------------------ */
 
 /* ai_desc_table_load() on an ELF image in memory (`name` becomes t->path); for fuzzing. */
 int ai_desc_table_load_mem(const void *buf, size_t len, const char *name, int allow_empty,
@@ -77,7 +77,7 @@ void ai_usdt_probes_free(struct ai_usdt_probe *p, size_t n);
 /* 1 if the file carries libasync USDT probes, 0 if not, negative errno if unreadable. */
 int ai_elf_has_libasync_probes(const char *path);
 
-/* ---- additions (H8: record stores every table of the process in its file) --------- */
+/* ---- every table of a process (record stores them all in its file) ---------------- */
 
 /*
  * The i-th object seen in the process (in the order they were found; a rescan only

@@ -28,6 +28,7 @@
 #include "recfile.h"
 #include "record.h"
 #include "record.skel.h"
+#include "taskfmt.h"
 
 static struct env {
 	pid_t pid;
@@ -72,9 +73,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case 'p':
-		if (!ai_parse_u64(arg, &v) || v == 0 || v > INT_MAX)
-			return ai_bad_value("-p", arg, "a process id");
-		env.pid = (pid_t)v;
+		if (ai_tf_parse_pid(arg, &env.pid))
+			return EINVAL;
 		break;
 	case 'o':
 		env.output = arg;

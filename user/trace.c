@@ -112,9 +112,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case 'p':
-		if (!ai_parse_u64(arg, &v) || v == 0 || v > INT_MAX)
-			return bad_value("-p", arg, "a process id");
-		env.pid = (pid_t)v;
+		if (ai_tf_parse_pid(arg, &env.pid))
+			return AI_TF_ARG_REPORTED;
 		break;
 	case OPT_SYSTEM:
 		env.system = true;

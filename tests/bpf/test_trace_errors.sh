@@ -20,7 +20,9 @@ expect_err() {
 # bad options: exit 2
 expect_err "no mode" 2 "^async-inspect: nothing to trace" -- "$AI" trace
 expect_err "two modes" 2 "^async-inspect: give only one of" -- "$AI" trace -p 1 --system
-expect_err "bad pid" 2 "^async-inspect: invalid value 'abc' for -p" -- "$AI" trace -p abc
+expect_err "bad pid" 2 "^async-inspect: failed to parse PID 'abc'" -- "$AI" trace -p abc
+expect_err "pid with a unit suffix" 2 "^async-inspect: failed to parse PID '5k'" -- "$AI" trace -p 5k
+expect_err "record: pid with a unit suffix" 2 "^async-inspect: failed to parse PID '5k'" -- "$AI" record -p 5k -o "$TMP/x.rec"
 expect_err "bad duration" 2 "invalid value '0' for -d" -- "$AI" trace -p 1 -d 0
 expect_err "bad interval" 2 "invalid value 'x' for -i" -- "$AI" trace -p 1 -i x
 expect_err "bad sort" 2 "invalid value 'nope' for --sort" -- "$AI" trace -p 1 --sort nope

@@ -58,7 +58,6 @@ int BPF_USDT(graph_poll, __u64 task_id, __u64 start_ns, __u64 end_ns, __u64 woke
 	__u64 one = 1, *cnt;
 	int created;
 
-	ai_stat_inc(stats, GRAPH_STAT_POLLS);
 	t = task_get(task_id);
 	if (t) {
 		t->polls++;
@@ -82,7 +81,6 @@ int BPF_USDT(graph_spawn, __u64 task_id, __u64 parent_id, __u64 fn_desc, __u64 n
 {
 	struct graph_task *t;
 
-	ai_stat_inc(stats, GRAPH_STAT_SPAWNS);
 	t = task_get(task_id);
 	if (!t)
 		return 0;
@@ -100,7 +98,6 @@ int BPF_USDT(graph_done, __u64 task_id, __s32 result, __u64 end_ns)
 {
 	struct graph_task *t;
 
-	ai_stat_inc(stats, GRAPH_STAT_DONE);
 	t = task_get(task_id);
 	if (!t)
 		return 0;
@@ -116,7 +113,6 @@ int BPF_USDT(graph_wait, __u64 task_id, __u32 kind, __u64 obj, __u64 holder_id, 
 	struct graph_wait zero = {}, *w;
 	int created;
 
-	ai_stat_inc(stats, GRAPH_STAT_WAITS);
 	if (kind == ASYNC_WAIT_NONE)
 		return 0;
 	w = ai_map_lookup_or_init(&waits, &k, &zero, &created);

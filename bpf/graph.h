@@ -45,10 +45,6 @@ struct graph_wait {
 
 /* Counters in .bss `stats`, indexes: */
 enum graph_stat {
-	GRAPH_STAT_POLLS,
-	GRAPH_STAT_SPAWNS,
-	GRAPH_STAT_DONE,
-	GRAPH_STAT_WAITS,
 	GRAPH_STAT_LOST_TASKS, /* entries that did not fit */
 	GRAPH_STAT_LOST_WAKES,
 	GRAPH_STAT_LOST_WAITS,

@@ -132,12 +132,12 @@ int BPF_USDT(trace_poll, __u64 task_id, __u64 start_ns, __u64 end_ns, __u64 woke
 		.leaf = leaf_desc,
 		.waker_id = waker_id,
 		.result = result,
-		.tid = (__u32)bpf_get_current_pid_tgid(),
 		.fn = fn_desc,
 	};
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	ai_stat_inc(stats, TRACE_STAT_POLLS);
-	aggregate_poll(&r, current_pid());
+	r.tid = (__u32)pid_tgid;
+	aggregate_poll(&r, pid_tgid >> 32);
 	return 0;
 }
 
@@ -147,7 +147,6 @@ int BPF_USDT(trace_spawn, __u64 task_id, __u64 parent_id, __u64 fn_desc, __u64 n
 {
 	struct trace_task *t;
 
-	ai_stat_inc(stats, TRACE_STAT_SPAWNS);
 	t = task_get(current_pid(), task_id);
 	if (!t)
 		return 0;
@@ -169,7 +168,6 @@ int BPF_USDT(trace_done, __u64 task_id, __s32 result, __u64 end_ns)
 {
 	struct trace_task *t;
 
-	ai_stat_inc(stats, TRACE_STAT_DONE);
 	if (test_verifier_reject)
 		*(volatile __u64 *)(long)end_ns = 0;
 	t = task_get(current_pid(), task_id);
@@ -190,7 +188,6 @@ int BPF_USDT(trace_wait, __u64 task_id, __u32 kind, __u64 obj, __u64 holder_id, 
 	struct trace_key key = { .pid = current_pid(), .id = task_id };
 	struct trace_task *t;
 
-	ai_stat_inc(stats, TRACE_STAT_WAITS);
 	t = bpf_map_lookup_elem(&tasks, &key);
 	if (!t)
 		return 0;

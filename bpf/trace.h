@@ -71,10 +71,6 @@ struct trace_await {
 
 /* Global counters (in .bss as `stats`), indexes: */
 enum trace_stat {
-	TRACE_STAT_SPAWNS,	 /* task_spawn hits */
-	TRACE_STAT_POLLS,	 /* poll hits */
-	TRACE_STAT_DONE,	 /* task_done hits */
-	TRACE_STAT_WAITS,	 /* wait hits */
 	TRACE_STAT_TASK_INSERTS, /* task entries created: minus live entries = evicted */
 	TRACE_STAT_FUNC_FULL,	 /* function entries that could not be created */
 	TRACE_STAT_AWAIT_FULL,	 /* await-point entries that could not be created */

@@ -67,78 +67,240 @@ static __always_inline struct trace_task *task_get(__u32 pid, __u64 id)
 	return t;
 }
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, TRACE_MAX_STACKS);
+	__type(key, struct trace_stack_key);
+	__type(value, struct trace_stack);
+} waitstacks SEC(".maps");
+
+struct trace_stack zero_stack;
+/* Scratch for a wait stack's key (too large for the stack of a nested callback). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct trace_stack_key);
+} stack_key SEC(".maps");
+
 /*
- * Everything one poll changes, from the poll record alone: the task's times and state,
- * its function's totals and histograms, the await point it waited at. A batched probe
- * calls this once per record.
+ * Set by the loader when it stops: polls that end later, spawns and completions after it,
+ * are not counted (the final drain runs after it is set, so the totals end there).
  */
-static __always_inline void aggregate_poll(const struct async_poll_rec *r, __u32 pid)
+volatile __u64 stop_ns;
+
+static __always_inline struct trace_func *func_get(__u32 pid, __u64 fn)
+{
+	struct trace_key key = { .pid = pid, .id = fn };
+	struct trace_func *f;
+	int created;
+
+	f = ai_map_lookup_or_init(&funcs, &key, &zero_func, &created);
+	if (!f)
+		ai_stat_inc(stats, TRACE_STAT_FUNC_FULL);
+	return f;
+}
+
+/* The wait that poll `pt` ended: to every await point and function of the stopped chain,
+ * and to the chain's wait stack. */
+static __always_inline void aggregate_wait(struct trace_task *t, const struct ai_poll_times *pt,
+					   __u32 pid, __u32 wait_kind)
 {
 	struct trace_key key = { .pid = pid };
-	struct ai_poll_times pt;
-	struct trace_task *t;
-	struct trace_func *f;
+	struct trace_stack_key *sk;
+	struct trace_stack *ts;
 	struct trace_await *a;
-	__u64 prev_at, fn;
-	int first, created;
+	struct trace_func *f;
+	__u32 depth = t->chain_depth, zero = 0;
+	int created;
 
-	t = task_get(pid, r->task_id);
-	if (!t)
-		return;
-	ai_poll_times(r, t->last_end_ns, t->spawn_ns, &pt);
-	first = t->polls == 0;
-	prev_at = t->at;
-	if (r->fn)
-		t->fn = r->fn;
-	fn = t->fn;
-
-	AI_POLL_UPDATE_TASK(t, r, &pt, prev_at);
-
-	key.id = fn;
-	f = ai_map_lookup_or_init(&funcs, &key, &zero_func, &created);
-	if (f) {
-		AI_POLL_UPDATE_FUNC(f, &pt, first, long_poll_ns);
-	} else {
-		ai_stat_inc(stats, TRACE_STAT_FUNC_FULL);
-	}
-
-	if (prev_at && pt.gap) {
-		key.id = prev_at;
+#pragma clang loop unroll(full)
+	for (int i = 0; i < ASYNC_RING_DEPTH; i++) {
+		if (i >= (int)depth || !t->chain_at[i])
+			continue;
+		key.id = t->chain_at[i];
 		a = ai_map_lookup_or_init(&awaits, &key, &zero_await, &created);
 		if (a) {
-			a->fn = fn;
-			AI_POLL_UPDATE_AWAIT(a, &pt);
+			a->fn = t->chain_fn[i];
+			a->depth = i;
+			if (wait_kind)
+				a->wait_kind = wait_kind;
+			AI_POLL_UPDATE_AWAIT(a, pt);
 		} else {
 			ai_stat_inc(stats, TRACE_STAT_AWAIT_FULL);
 		}
+		if (i > 0 && t->chain_fn[i] && (f = func_get(pid, t->chain_fn[i])))
+			AI_POLL_UPDATE_NESTED_WAIT(f, pt);
+	}
+	sk = bpf_map_lookup_elem(&stack_key, &zero);
+	if (!sk)
+		return;
+	sk->pid = pid;
+	sk->depth = depth;
+#pragma clang loop unroll(full)
+	for (int i = 0; i < ASYNC_RING_DEPTH; i++) {
+		sk->fn[i] = i < (int)depth ? t->chain_fn[i] : 0;
+		sk->at[i] = i < (int)depth ? t->chain_at[i] : 0;
+	}
+	ts = ai_map_lookup_or_init(&waitstacks, sk, &zero_stack, &created);
+	if (!ts) {
+		ai_stat_inc(stats, TRACE_STAT_STACK_FULL);
+		return;
+	}
+	ts->waits++;
+	ts->wait_ns += pt->gap;
+}
+
+/* The polls of the functions below the root that poll `rr` went through: those on the
+ * chain where it stopped, and those of the chain it resumed from that it left. */
+static __always_inline void aggregate_nested(struct trace_task *t, const struct async_ring_rec *rr,
+					     const struct ai_poll_times *pt, __u32 pid)
+{
+	__u32 depth = rr->depth, prev = t->chain_depth;
+	struct trace_func *f;
+
+	if (depth > ASYNC_RING_DEPTH)
+		depth = ASYNC_RING_DEPTH;
+#pragma clang loop unroll(full)
+	for (int i = 1; i < ASYNC_RING_DEPTH; i++) {
+		if (i < (int)depth && rr->at[i] && rr->result != ASYNC_RESULT_READY) {
+			int entered = i >= (int)prev || t->chain_fn[i] != rr->fn[i];
+
+			if (rr->fn[i] && (f = func_get(pid, rr->fn[i])))
+				AI_POLL_UPDATE_NESTED(f, pt, entered);
+			if (!entered)
+				continue;
+		}
+		/* a function of the previous chain this poll left (returned from) */
+		if (i < (int)prev && t->chain_at[i] && t->chain_fn[i] &&
+		    (i >= (int)depth || rr->result == ASYNC_RESULT_READY || t->chain_fn[i] != rr->fn[i]) &&
+		    (f = func_get(pid, t->chain_fn[i])))
+			AI_POLL_UPDATE_NESTED(f, pt, 0);
 	}
 }
+
+/*
+ * Everything one poll changes, from its ring record alone: the task's times and state, the
+ * rows of every function it went through, the await points and functions of the chain it
+ * waited on, its wait stack. The ring drain (rings.bpf.h) calls this once per record.
+ */
+static __always_inline void ai_ring_record(const struct async_ring_rec *rr, __u32 pid)
+{
+	struct ai_poll_times pt;
+	struct async_poll_rec r;
+	struct trace_task *t;
+	struct trace_func *f;
+	__u64 prev_at, fn, stop = stop_ns;
+	__u32 depth;
+	int first;
+
+	if (stop && rr->end_ns > stop)
+		return;
+	ai_ring_poll_rec(rr, 0, &r);
+	t = task_get(pid, r.task_id);
+	if (!t)
+		return;
+	ai_poll_times(&r, t->last_end_ns, t->spawn_ns, &pt);
+	first = t->polls == 0;
+	prev_at = t->at;
+	if (r.fn)
+		t->fn = r.fn;
+	fn = t->fn;
+	t->wait_kind = rr->wait_kind;
+	t->wait_poll = t->polls + 1;
+
+	AI_POLL_UPDATE_TASK(t, &r, &pt, prev_at);
+
+	f = func_get(pid, fn);
+	if (f)
+		AI_POLL_UPDATE_FUNC(f, &pt, first, long_poll_ns);
+	if (prev_at && pt.gap)
+		aggregate_wait(t, &pt, pid, rr->wait_kind);
+	aggregate_nested(t, rr, &pt, pid);
+
+	depth = rr->result == ASYNC_RESULT_READY ? 0 : rr->depth;
+	if (depth > ASYNC_RING_DEPTH)
+		depth = ASYNC_RING_DEPTH;
+	t->chain_depth = depth;
+#pragma clang loop unroll(full)
+	for (int i = 0; i < ASYNC_RING_DEPTH; i++) {
+		t->chain_fn[i] = i < (int)depth ? rr->fn[i] : 0;
+		t->chain_at[i] = i < (int)depth ? rr->at[i] : 0;
+	}
+}
+
+#include "rings.bpf.h"
 
 static __always_inline __u32 current_pid(void)
 {
 	return bpf_get_current_pid_tgid() >> 32;
 }
 
+/* Triggered by the loader (a read of the iterator): drains the rings of the threads. */
+SEC("iter.s/task")
+int trace_drain(struct bpf_iter__task *ctx)
+{
+	ai_rings_drain_task(ctx->task);
+	return 0;
+}
+
+/* libasync:ring: a ring appeared (follow it) or is about to go (drain it now). */
+SEC("usdt")
+int BPF_USDT(trace_ring, __u32 tid, __u64 ring, __u32 slots, __u64 head, __u32 event)
+{
+	ai_rings_probe(tid, ring, slots, head, event);
+	return 0;
+}
+
+/*
+ * The poll probe: one trap per poll, for `top` (trace reads the rings). Its arguments
+ * make a record of a two-frame chain: the root's stop and the innermost one.
+ */
 SEC("usdt")
 int BPF_USDT(trace_poll, __u64 task_id, __u64 start_ns, __u64 end_ns, __u64 woken_ns,
 	     __u64 state_desc, __u64 leaf_desc, __u64 waker_id, __u32 result, __u64 fn_desc)
 {
-	struct async_poll_rec r = {
+	struct async_ring_rec r = {
 		.task_id = task_id,
 		.start_ns = start_ns,
 		.end_ns = end_ns,
 		.woken_ns = woken_ns,
-		.state = state_desc,
-		.leaf = leaf_desc,
 		.waker_id = waker_id,
-		.result = result,
-		.fn = fn_desc,
+		.result = (__u8)result,
+		.depth = leaf_desc && leaf_desc != state_desc ? 2 : 1,
+		.fn = { fn_desc },
+		.at = { state_desc, leaf_desc != state_desc ? leaf_desc : 0 },
 	};
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct trace_key key = { .pid = current_pid(), .id = task_id };
+	struct trace_task *t = bpf_map_lookup_elem(&tasks, &key);
+	__u32 kind = t && t->wait_poll == t->polls + 1 ? t->wait_kind : 0;
 
-	r.tid = (__u32)pid_tgid;
-	aggregate_poll(&r, pid_tgid >> 32);
+	r.wait_kind = (__u8)kind;
+	ai_ring_record(&r, key.pid);
 	return 0;
+}
+
+/* The wait probe (for `top`): what the task being polled registered a wait on. */
+SEC("usdt")
+int BPF_USDT(trace_wait, __u64 task_id, __u32 kind, __u64 obj, __u64 holder_id, __u64 await_desc)
+{
+	struct trace_key key = { .pid = current_pid(), .id = task_id };
+	struct trace_task *t;
+
+	t = bpf_map_lookup_elem(&tasks, &key);
+	if (!t)
+		return 0;
+	t->wait_kind = kind;
+	t->wait_obj = obj;
+	t->wait_poll = t->polls + 1; /* fires during the poll that will be number polls+1 */
+	return 0;
+}
+
+static __always_inline int stopped(void)
+{
+	__u64 stop = stop_ns;
+
+	return stop && bpf_ktime_get_ns() > stop;
 }
 
 SEC("usdt")
@@ -147,6 +309,8 @@ int BPF_USDT(trace_spawn, __u64 task_id, __u64 parent_id, __u64 fn_desc, __u64 n
 {
 	struct trace_task *t;
 
+	if (stopped())
+		return 0;
 	t = task_get(current_pid(), task_id);
 	if (!t)
 		return 0;
@@ -170,6 +334,8 @@ int BPF_USDT(trace_done, __u64 task_id, __s32 result, __u64 end_ns)
 
 	if (test_verifier_reject)
 		*(volatile __u64 *)(long)end_ns = 0;
+	if (stopped())
+		return 0;
 	t = task_get(current_pid(), task_id);
 	if (!t)
 		return 0;
@@ -179,20 +345,5 @@ int BPF_USDT(trace_done, __u64 task_id, __s32 result, __u64 end_ns)
 	t->state_since_ns = end_ns;
 	t->at = 0;
 	t->leaf = 0;
-	return 0;
-}
-
-SEC("usdt")
-int BPF_USDT(trace_wait, __u64 task_id, __u32 kind, __u64 obj, __u64 holder_id, __u64 await_desc)
-{
-	struct trace_key key = { .pid = current_pid(), .id = task_id };
-	struct trace_task *t;
-
-	t = bpf_map_lookup_elem(&tasks, &key);
-	if (!t)
-		return 0;
-	t->wait_kind = kind;
-	t->wait_obj = obj;
-	t->wait_poll = t->polls + 1; /* fires during the poll that will be number polls+1 */
 	return 0;
 }

@@ -6,6 +6,10 @@
 #ifndef AI_BPF_TRACE_H
 #define AI_BPF_TRACE_H
 
+#ifndef ASYNC_ABI_H
+#include "async/abi.h"
+#endif
+
 #define TRACE_HIST_SLOTS 64 /* == AI_HIST_SLOTS: slot i counts 2^(i-1) <= v < 2^i */
 
 #define TRACE_MAX_TASKS_DEFAULT 16384
@@ -45,11 +49,21 @@ struct trace_task {
 	__u32 state;	 /* enum async_task_state */
 	__s32 result;
 	__u32 done;
+	/* the await chain where its last poll stopped (ring record's fn[]/at[], root first) */
+	__u64 chain_fn[ASYNC_RING_DEPTH];
+	__u64 chain_at[ASYNC_RING_DEPTH];
+	__u32 chain_depth;
+	__u32 pad;
 };
 
-/* funcs (per-CPU hash keyed by {pid, function descriptor}). */
+/*
+ * funcs (per-CPU hash keyed by {pid, function descriptor}): every async function on a
+ * task's await chain. polls/busy_ns count the polls that went through it (a poll's whole
+ * duration); idle_ns/sched_ns the waits during which it was on the chain.
+ */
 struct trace_func {
-	__u64 tasks; /* tasks whose first poll was seen */
+	__u64 tasks; /* tasks whose root future it is (their first poll was seen) */
+	__u64 calls; /* times it was seen entered below a task's root (nested calls) */
 	__u64 polls;
 	__u64 busy_ns;
 	__u64 idle_ns;
@@ -62,11 +76,30 @@ struct trace_func {
 
 /* awaits (per-CPU hash keyed by {pid, AWAIT descriptor}). */
 struct trace_await {
-	__u64 fn; /* function descriptor of a task that waited here */
+	__u64 fn;	 /* function descriptor of the frame that waited here */
+	__u32 wait_kind; /* enum async_wait_kind of the last wait here (0: unknown) */
+	__u32 depth;	 /* frame index on the chain (0: a task's root) */
 	__u64 waits;
 	__u64 wait_ns;
 	__u64 max_wait_ns;
 	__u64 wait_hist[TRACE_HIST_SLOTS];
+};
+
+/*
+ * waitstacks (per-CPU hash): nanoseconds waited per await chain, for --folded-wait. The
+ * key is the chain where the task stopped (unused frames zero).
+ */
+#define TRACE_MAX_STACKS 8192
+struct trace_stack_key {
+	__u32 pid;
+	__u32 depth;
+	__u64 fn[ASYNC_RING_DEPTH];
+	__u64 at[ASYNC_RING_DEPTH];
+};
+
+struct trace_stack {
+	__u64 waits;
+	__u64 wait_ns;
 };
 
 /* Global counters (in .bss as `stats`), indexes: */
@@ -75,6 +108,7 @@ enum trace_stat {
 	TRACE_STAT_FUNC_FULL,	 /* function entries that could not be created */
 	TRACE_STAT_AWAIT_FULL,	 /* await-point entries that could not be created */
 	TRACE_STAT_TASK_FULL,	 /* task entries that could not be created */
+	TRACE_STAT_STACK_FULL,	 /* wait stacks that could not be created */
 	TRACE_STAT_MAX,
 };
 

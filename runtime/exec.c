@@ -120,6 +120,9 @@ static void live_dec(struct async_exec *exec)
 	}
 }
 
+/* Any consumer of traced polls: the poll rings or the poll probe. */
+#define POLL_TRACED() (ASYNC_PROBE_ENABLED(ring) || ASYNC_PROBE_ENABLED(poll))
+
 /* A clock read that only a traced path needs (kept out of the hot paths' code). */
 static ASYNC__PROBE_COLD uint64_t probe_clock(void)
 {
@@ -398,8 +401,7 @@ static inline void note_wake(struct async_task *t)
 	struct async_task *cur = async__cur_task;
 
 	async__store(&t->waker_id, cur ? cur->abi.id : 0);
-	async__store(&t->abi.last_wake_ns,
-		     ASYNC_PROBE_ENABLED(poll) ? probe_clock() : thread_now());
+	async__store(&t->abi.last_wake_ns, POLL_TRACED() ? probe_clock() : thread_now());
 }
 
 void async__schedule(struct async_task *t)
@@ -546,8 +548,63 @@ static uint64_t fn_lookup(async_poll_fn poll)
 	return 0;
 }
 
-/* The same poll with a tracer attached: timestamps and the poll probe (kept out of line
- * so the untraced path carries none of its state across the poll). */
+/*
+ * Appends the record of one poll to the worker's ring (include/async/abi.h): plain stores,
+ * then the head with release, so that a reader that sees the head sees the record.
+ */
+static __attribute__((always_inline)) inline void ring_put(struct async__worker *w,
+							   const struct async_task *t,
+							   const struct async_frame *frame,
+							   uint64_t start, uint64_t end,
+							   uint64_t woken, uint64_t waker,
+							   enum async_poll r)
+{
+	struct async__ring *ring = w->rec->ring;
+
+	if (__builtin_expect(!ring, 0)) {
+		ring = async__ring_new(w->rec);
+		if (!ring)
+			return;
+	}
+
+	uint64_t head = ring->abi.head;
+	struct async_ring_rec *rec = &ring->recs[head & ring->mask];
+	unsigned depth = 0;
+
+	rec->task_id = t->abi.id;
+	rec->start_ns = start;
+	rec->end_ns = end;
+	rec->woken_ns = woken;
+	rec->waker_id = waker;
+	rec->result = (uint8_t)r;
+	rec->wait_kind = (uint8_t)async__load(&t->abi.wait_kind);
+	rec->flags = 0;
+	if (r == ASYNC_READY) {
+		rec->fn[0] = (uint64_t)(uintptr_t)frame->fn;
+		rec->at[0] = 0;
+		depth = 1;
+	} else {
+		const struct async_frame *f = frame;
+
+		for (; f && depth < ASYNC_RING_DEPTH; depth++, f = f->child) {
+			rec->fn[depth] = (uint64_t)(uintptr_t)f->fn;
+			rec->at[depth] = (uint64_t)(uintptr_t)f->at;
+		}
+		if (f) {
+			/* deeper than a record holds: the last slot takes the innermost frame */
+			for (unsigned i = depth; f->child && i < ASYNC_CHAIN_MAX; i++)
+				f = f->child;
+			rec->fn[ASYNC_RING_DEPTH - 1] = (uint64_t)(uintptr_t)f->fn;
+			rec->at[ASYNC_RING_DEPTH - 1] = (uint64_t)(uintptr_t)f->at;
+			rec->flags = ASYNC_RING_TRUNCATED;
+		}
+	}
+	rec->depth = (uint8_t)depth;
+	__atomic_store_n(&ring->abi.head, head + 1, __ATOMIC_RELEASE);
+}
+
+/* The same poll with a tracer attached: timestamps, the ring record and the poll probe
+ * (kept out of line so the untraced path carries none of its state across the poll). */
 static __attribute__((noinline, cold)) enum async_poll poll_traced(struct async__worker *w,
 								   struct async_task *t)
 {
@@ -558,12 +615,15 @@ static __attribute__((noinline, cold)) enum async_poll poll_traced(struct async_
 	enum async_poll r = poll_once(w, t, start);
 	uint64_t end = async__clock();
 
+	w->poll_end = end;
 	fn_learn(t->poll, t->abi.fn);
-
-	ASYNC_PROBE(poll, t->abi.id, start, end, woken,
-		    r == ASYNC_READY ? 0 : (uint64_t)(uintptr_t)frame->at,
-		    r == ASYNC_READY ? 0 : (uint64_t)(uintptr_t)async__leaf_at(frame), waker,
-		    (uint32_t)r, t->abi.fn);
+	if (ASYNC_PROBE_ENABLED(ring) && w->rec)
+		ring_put(w, t, frame, start, end, woken, waker, r);
+	if (ASYNC_PROBE_ENABLED(poll))
+		ASYNC_PROBE(poll, t->abi.id, start, end, woken,
+			    r == ASYNC_READY ? 0 : (uint64_t)(uintptr_t)frame->at,
+			    r == ASYNC_READY ? 0 : (uint64_t)(uintptr_t)async__leaf_at(frame),
+			    waker, (uint32_t)r, t->abi.fn);
 	return r;
 }
 
@@ -588,7 +648,7 @@ static __attribute__((always_inline)) inline void run_task_impl(struct async__wo
 	 * choice of variant is up to 16 polls old (the test is on a register) */
 	bool traced = probes || (s & T_TRACED);
 
-	if (traced && ASYNC_PROBE_ENABLED(poll))
+	if (traced && POLL_TRACED())
 		r = poll_traced(w, t);
 	else
 		r = poll_once(w, t, 0);
@@ -618,11 +678,10 @@ static __attribute__((always_inline)) inline void run_task_impl(struct async__wo
 			if (atomic_compare_exchange_weak_explicit(
 				&t->st, &s, ns, memory_order_acq_rel, memory_order_acquire)) {
 				if (w->yield_now) {
+					/* a yield is a wake at the poll's end: no idle time */
 					async__store(&t->waker_id, t->abi.id);
 					async__store(&t->abi.last_wake_ns,
-						     traced && ASYNC_PROBE_ENABLED(poll)
-							 ? probe_clock()
-							 : w->now);
+						     traced && POLL_TRACED() ? w->poll_end : w->now);
 				}
 				async__store(&t->abi.state, ASYNC_TASK_SCHEDULED);
 				lq_push(w, t);
@@ -1187,7 +1246,7 @@ static const struct async_desc join_desc
 /* A spawn with the poll or task_spawn probe enabled (one test on the spawn path). */
 static ASYNC__PROBE_COLD void probe_spawn(struct async_task *t)
 {
-	if (ASYNC_PROBE_ENABLED(poll)) /* the poll probe's woken_ns: precise, not cached */
+	if (POLL_TRACED()) /* the poll record's woken_ns: precise, not cached */
 		t->abi.last_wake_ns = async__clock();
 	if (ASYNC_PROBE_ENABLED(task_spawn)) {
 		/* before its first poll an ASYNC_BEGIN future has no descriptor: use the one

@@ -25,7 +25,9 @@
 #include "common.h"
 #include "desc.h"
 #include "execlib.h"
+#include "foldedwait.h"
 #include "proc.h"
+#include "rings.h"
 #include "snapshot.h"
 #include "summary.h"
 #include "sumopts.h"
@@ -45,6 +47,8 @@ static struct trace_env {
 	bool pretty;
 	struct ai_sum_opts sum;
 	uint32_t max_tasks;
+	uint32_t ring_slots;	 /* --ring-slots, 0: the runtime's default */
+	const char *folded_wait; /* --folded-wait FILE */
 } env = {
 	.sum = AI_SUM_OPTS_DEFAULT,
 	.max_tasks = TRACE_MAX_TASKS_DEFAULT,
@@ -56,6 +60,8 @@ enum {
 	OPT_JSON,
 	OPT_PRETTY,
 	OPT_MAX_TASKS,
+	OPT_RING_SLOTS,
+	OPT_FOLDED_WAIT,
 };
 
 static const char doc[] =
@@ -95,6 +101,14 @@ static const struct argp_option opts[] = {
 	AI_SUM_ARGP_OPTIONS,
 	{ "max-tasks", OPT_MAX_TASKS, "N", 0,
 	  "Tasks kept in the kernel map (default 16384); older ones are evicted and counted", 0 },
+	{ "ring-slots", OPT_RING_SLOTS, "N", 0,
+	  "Slots of the poll rings the traced process allocates from now on (a power of two, "
+	  "64..4194304; default 65536 per worker thread)",
+	  0 },
+	{ "folded-wait", OPT_FOLDED_WAIT, "FILE", 0,
+	  "Write the await chains as folded stacks weighted by nanoseconds waited (a wait-time "
+	  "flame graph: flamegraph.pl FILE)",
+	  0 },
 	{ "verbose", 'v', NULL, 0, "libbpf debug output, including the verifier log", 0 },
 	{},
 };
@@ -142,6 +156,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (!ai_parse_u64(arg, &v) || v < 16 || v > 16777216)
 			return bad_value("--max-tasks", arg, "a number of tasks (16..16777216)");
 		env.max_tasks = (uint32_t)v;
+		break;
+	case OPT_RING_SLOTS:
+		if (!ai_rings_parse_slots(arg, &env.ring_slots))
+			return bad_value("--ring-slots", arg, "a power of two (64..4194304)");
+		break;
+	case OPT_FOLDED_WAIT:
+		env.folded_wait = arg;
 		break;
 	case 'v':
 		ai_verbose = true;
@@ -583,6 +604,7 @@ static int fill_funcs(struct trace_ctx *c, struct ai_summary *s)
 			const struct trace_func *v = pcpu_val(c, cpu, sizeof(*v));
 
 			f->tasks += v->tasks;
+			f->calls += v->calls;
 			f->polls += v->polls;
 			f->busy_ns += v->busy_ns;
 			f->idle_ns += v->idle_ns;
@@ -667,7 +689,7 @@ static void waits_from_registry(struct ai_summary *s)
 
 static int build_summary(struct trace_ctx *c, struct ai_summary *s, int32_t pid, bool final)
 {
-	uint64_t now = c->end_ns ? c->end_ns : ai_now_ns();
+	uint64_t now = c->end_ns ? c->end_ns : ai_now_ns(), ring_lost, ring_read;
 	int err;
 
 	err = ai_summary_init(s, pid);
@@ -692,7 +714,11 @@ static int build_summary(struct trace_ctx *c, struct ai_summary *s, int32_t pid,
 		sp->exited = c->procs[i].exited;
 		sp->exit_status = c->procs[i].exit_status;
 	}
-	if ((err = ai_summary_lost_add(s, "task_map_full", read_stat(c, TRACE_STAT_TASK_FULL))) ||
+	ai_rings_counts(bpf_map__fd(c->skel->maps.rings), pid, &ring_lost, &ring_read);
+	if ((err = ai_summary_lost_add(s, "ring_overruns", ring_lost)) ||
+	    (err = ai_summary_lost_add(s, "wait_stack_map_full",
+				       read_stat(c, TRACE_STAT_STACK_FULL))) ||
+	    (err = ai_summary_lost_add(s, "task_map_full", read_stat(c, TRACE_STAT_TASK_FULL))) ||
 	    (err =
 		 ai_summary_lost_add(s, "function_map_full", read_stat(c, TRACE_STAT_FUNC_FULL))) ||
 	    (err = ai_summary_lost_add(s, "await_map_full", read_stat(c, TRACE_STAT_AWAIT_FULL))))
@@ -820,21 +846,22 @@ static int system_libs(struct lib_set *ls)
 	return 0;
 }
 
-#define NPROBES	  4
+#define NPROBES	  3
 #define MAX_LINKS (MAX_LIBS * NPROBES)
 
 /*
- * Completion, poll and wait first, spawn last: a task whose spawn is seen is then seen
- * whole (spawn_ns != 0 marks the tasks seen from their beginning). libasync fires the
+ * The ring probe first (its semaphore makes the workers write poll records to their
+ * rings, which the iterator drains), completion next, spawn last: a task whose spawn is
+ * seen is then seen whole (spawn_ns != 0 marks the tasks seen from their beginning). libasync fires the
  * spawn probe before it queues the task, so the task's first poll starts after the poll
  * probe (and its semaphore) is in place. Detaching runs in the reverse order.
  */
 static int attach_all(struct trace_bpf *skel, pid_t pid, const char *path, struct bpf_link **links,
 		      size_t *nlinks)
 {
-	static const char *const names[NPROBES] = { "task_done", "poll", "wait", "task_spawn" };
-	struct bpf_program *progs[NPROBES] = { skel->progs.trace_done, skel->progs.trace_poll,
-					       skel->progs.trace_wait, skel->progs.trace_spawn };
+	static const char *const names[NPROBES] = { "ring", "task_done", "task_spawn" };
+	struct bpf_program *progs[NPROBES] = { skel->progs.trace_ring, skel->progs.trace_done,
+					       skel->progs.trace_spawn };
 
 	for (size_t i = 0; i < NPROBES; i++) {
 		int err;
@@ -1042,6 +1069,23 @@ static int print_final(struct trace_ctx *c, int32_t pid)
 	return err;
 }
 
+/* The wait stacks, named, as folded stacks weighted by ns waited (--folded-wait). */
+static const char *fw_name(void *ctx, int32_t pid, uint64_t desc, char *buf, size_t len)
+{
+	struct proc_info *p = proc_get(ctx, (pid_t)pid);
+	char *name = desc_function(p, desc);
+
+	snprintf(buf, len, "%s", name ? name : "?");
+	free(name);
+	return buf;
+}
+
+static int write_folded_wait(struct trace_ctx *c, int32_t pid)
+{
+	return ai_folded_wait_write_map(env.folded_wait, bpf_map__fd(c->skel->maps.waitstacks),
+					c->ncpus, pid, fw_name, c);
+}
+
 /* Waits for a child; its status the way a shell reports it. */
 static int wait_child(pid_t pid)
 {
@@ -1083,6 +1127,7 @@ int cmd_trace(int argc, char **argv)
 	uint64_t probe_ino = 0;
 	struct stat st;
 	struct bpf_link *links[MAX_LINKS] = { 0 };
+	struct bpf_link *iter = NULL;
 	size_t nlinks = 0;
 	struct trace_ctx c = { 0 };
 	char path[PATH_MAX], exe[PATH_MAX];
@@ -1152,6 +1197,19 @@ int cmd_trace(int argc, char **argv)
 	}
 
 	ai_handle_signals();
+	/* the rings the targets have already: read from their present head on */
+	if (env.pid && env.ring_slots && (err = ai_rings_set_slots(env.pid, env.ring_slots)))
+		ai_warnf("cannot set the ring size of PID %d: %s", (int)env.pid, strerror(-err));
+	if (env.pid && (err = ai_rings_follow(bpf_map__fd(c.skel->maps.rings), env.pid)))
+		ai_warnf("cannot read the poll rings of PID %d: %s", (int)env.pid, strerror(-err));
+	if (env.system)
+		ai_rings_follow_all(bpf_map__fd(c.skel->maps.rings));
+	if (env.cmd && env.ring_slots) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%u", env.ring_slots);
+		setenv("ASYNC_RING_SLOTS", v, 1);
+	}
 	if (env.cmd) {
 		err = ai_child_spawn(env.cmd, &child);
 		if (err) {
@@ -1179,6 +1237,11 @@ int cmd_trace(int argc, char **argv)
 	}
 	if (err)
 		goto cleanup;
+	err = ai_rings_attach_iter(c.skel->progs.trace_drain, env.system ? 0 : attach_pid, &iter);
+	if (err) {
+		ai_err("attach", "the ring iterator", err);
+		goto cleanup;
+	}
 	c.start_ns = ai_now_ns();
 	if (env.cmd) {
 		err = ai_child_start(&child);
@@ -1216,7 +1279,10 @@ int cmd_trace(int argc, char **argv)
 	last_tick = c.start_ns;
 
 	while (!ai_exiting) {
-		uint64_t now = ai_now_ns(), wait = 100000000ull; /* 100 ms */
+		uint64_t now, wait = AI_RINGS_DRAIN_NS;
+
+		ai_rings_drain(iter);
+		now = ai_now_ns();
 
 		if (env.cmd) {
 			int r = ai_child_reap(&child, &child_status);
@@ -1228,8 +1294,6 @@ int cmd_trace(int argc, char **argv)
 			if (!c.procs[0].descs) {
 				proc_load_descs_ino(&c.procs[0], probe_ino);
 				wait = 1000000ull; /* catch the mappings before it can exit */
-			} else {
-				wait = 10000000ull;
 			}
 		} else if (env.pid) {
 			if (!ai_proc_alive(env.pid)) {
@@ -1271,13 +1335,20 @@ int cmd_trace(int argc, char **argv)
 	}
 	if (env.system)
 		discover_procs(&c);
-	/* a consistent snapshot: stop updating the maps before reading them */
+	/* a consistent snapshot: stop updating the maps before reading them; polls that
+	 * ended before the stop are still in the rings: drain them first */
 	c.end_ns = ai_now_ns();
+	c.skel->bss->stop_ns = c.end_ns;
+	ai_rings_drain(iter);
+	c.skel->bss->rings_stopped = 1;
 	if (!child_done)
 		detach_all(links, &nlinks); /* slow (uprobe unregistration): only if needed */
 	err = print_final(&c, sum_pid);
+	if (!err && env.folded_wait)
+		err = write_folded_wait(&c, sum_pid);
 
 cleanup:
+	bpf_link__destroy(iter);
 	detach_all(links, &nlinks);
 	trace_bpf__destroy(c.skel);
 	if (env.cmd && child.pid > 0 && !child_done) {

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The loader's side of libasync's poll rings (include/async/abi.h, bpf/rings.bpf.h): find
+ * the rings a process has, attach and trigger the BPF iterator that drains them, read the
+ * overrun counts. Shared by trace and record.
+ */
+#ifndef AI_RINGS_H
+#define AI_RINGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct bpf_program;
+struct bpf_link;
+
+#define AI_RINGS_DRAIN_NS 10000000ull /* drain period: 10 ms */
+
+/*
+ * Follows the rings pid's threads have now, from their current head (so records of an
+ * earlier session are not counted): call before attaching the ring probe. A process
+ * without the registry (not started yet, not libasync) is not an error.
+ */
+int ai_rings_follow(int map_fd, pid_t pid);
+
+/* ai_rings_follow for every process that maps libasync (--system). */
+void ai_rings_follow_all(int map_fd);
+
+/* Writes the ring size for rings pid allocates from now on into its registry. */
+int ai_rings_set_slots(pid_t pid, uint32_t slots);
+
+/* Attaches the iterator program `prog` to the threads of pid (0: every process). */
+int ai_rings_attach_iter(struct bpf_program *prog, pid_t pid, struct bpf_link **link);
+
+/* Runs the iterator once: drains every followed ring. */
+int ai_rings_drain(struct bpf_link *link);
+
+/* Overruns and records read so far, over the rings of pid (-1: all). */
+void ai_rings_counts(int map_fd, pid_t pid, uint64_t *lost, uint64_t *read);
+
+/* Parses --ring-slots: a power of two within the runtime's bounds. */
+bool ai_rings_parse_slots(const char *arg, uint32_t *slots);
+
+#endif /* AI_RINGS_H */

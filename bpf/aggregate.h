@@ -20,15 +20,10 @@
 #define AI_UNROLL
 #endif
 
-/*
- * The poll record a ring record stands for: the root's stop (at[0]) is `state`, the
- * innermost await the chain is stopped at is `leaf`.
- */
+/* The poll record a ring record stands for. */
 static __always_inline void ai_ring_poll_rec(const struct async_ring_rec *rr, __u32 tid,
 					     struct async_poll_rec *r)
 {
-	__u32 depth = rr->depth;
-
 	r->task_id = rr->task_id;
 	r->start_ns = rr->start_ns;
 	r->end_ns = rr->end_ns;
@@ -37,14 +32,8 @@ static __always_inline void ai_ring_poll_rec(const struct async_ring_rec *rr, __
 	r->result = rr->result;
 	r->tid = tid;
 	r->fn = rr->fn[0];
-	r->state = rr->result == ASYNC_RESULT_READY ? 0 : rr->at[0];
-	r->leaf = 0;
-	if (rr->result == ASYNC_RESULT_READY)
-		return;
-	AI_UNROLL
-	for (int i = 0; i < ASYNC_RING_DEPTH; i++)
-		if (i < (int)depth && rr->at[i])
-			r->leaf = rr->at[i];
+	r->state = rr->result == ASYNC_RESULT_READY ? 0 : rr->state;
+	r->leaf = rr->result == ASYNC_RESULT_READY ? 0 : rr->leaf;
 }
 
 /* Who woke a task before a poll. */
@@ -153,11 +142,9 @@ static __always_inline __u32 ai_poll_slot(__u64 ns)
 		(t)->state_since_ns = (r)->end_ns;                                              \
 	} while (0)
 
-/* Function row f of a function below the root that poll pt went through (nested call). */
-#define AI_POLL_UPDATE_NESTED(f, pt, entered)              \
+/* Function row f of a function below the root that poll pt resumed in. */
+#define AI_POLL_UPDATE_NESTED(f, pt)                       \
 	do {                                               \
-		if (entered)                               \
-			(f)->calls++;                      \
 		(f)->polls++;                              \
 		(f)->busy_ns += (pt)->dur;                 \
 		if ((pt)->dur > (f)->max_poll_ns)          \
@@ -165,11 +152,14 @@ static __always_inline __u32 ai_poll_slot(__u64 ns)
 		(f)->poll_hist[ai_poll_slot((pt)->dur)]++; \
 	} while (0)
 
-/* Function row f of a function below the root that was on the chain while it waited. */
-#define AI_POLL_UPDATE_NESTED_WAIT(f, pt)     \
-	do {                                  \
-		(f)->idle_ns += (pt)->idle;   \
-		(f)->sched_ns += (pt)->sched; \
+/* ...and that was on the chain while the task waited before it. */
+#define AI_POLL_UPDATE_NESTED_WAIT(f, pt)                     \
+	do {                                                  \
+		(f)->waits++;                                 \
+		(f)->idle_ns += (pt)->idle;                   \
+		(f)->sched_ns += (pt)->sched;                 \
+		if ((pt)->has_sched)                          \
+			(f)->sched_hist[ai_poll_slot((pt)->sched)]++; \
 	} while (0)
 
 /* Function row f; first: the task's first poll seen; long_poll: the long-poll threshold. */

@@ -88,6 +88,8 @@ struct {
  * are not counted (the final drain runs after it is set, so the totals end there).
  */
 volatile __u64 stop_ns;
+/* Set by the loader before it attaches: a task's poll before it is not a previous poll. */
+volatile __u64 start_ns;
 
 static __always_inline struct trace_func *func_get(__u32 pid, __u64 fn)
 {
@@ -101,35 +103,35 @@ static __always_inline struct trace_func *func_get(__u32 pid, __u64 fn)
 	return f;
 }
 
-/* The wait that poll `pt` ended: to every await point and function of the stopped chain,
- * and to the chain's wait stack. */
-static __always_inline void aggregate_wait(struct trace_task *t, const struct ai_poll_times *pt,
-					   __u32 pid, __u32 wait_kind)
+/*
+ * The wait that poll `rr` ended (times *pt), to every await point and function of the
+ * chain it resumed from, and to that chain's wait stack.
+ */
+static __always_inline void aggregate_wait(const struct async_ring_rec *rr,
+					   const struct ai_poll_times *pt, __u32 pid)
 {
 	struct trace_key key = { .pid = pid };
 	struct trace_stack_key *sk;
 	struct trace_stack *ts;
 	struct trace_await *a;
 	struct trace_func *f;
-	__u32 depth = t->chain_depth, zero = 0;
+	__u32 depth = rr->depth, zero = 0;
 	int created;
 
-#pragma clang loop unroll(full)
+	AI_UNROLL
 	for (int i = 0; i < ASYNC_RING_DEPTH; i++) {
-		if (i >= (int)depth || !t->chain_at[i])
+		if (i >= (int)depth || !rr->at[i])
 			continue;
-		key.id = t->chain_at[i];
+		key.id = rr->at[i];
 		a = ai_map_lookup_or_init(&awaits, &key, &zero_await, &created);
 		if (a) {
-			a->fn = t->chain_fn[i];
+			a->fn = rr->fn[i];
 			a->depth = i;
-			if (wait_kind)
-				a->wait_kind = wait_kind;
 			AI_POLL_UPDATE_AWAIT(a, pt);
 		} else {
 			ai_stat_inc(stats, TRACE_STAT_AWAIT_FULL);
 		}
-		if (i > 0 && t->chain_fn[i] && (f = func_get(pid, t->chain_fn[i])))
+		if (i > 0 && rr->fn[i] && (f = func_get(pid, rr->fn[i])))
 			AI_POLL_UPDATE_NESTED_WAIT(f, pt);
 	}
 	sk = bpf_map_lookup_elem(&stack_key, &zero);
@@ -137,10 +139,10 @@ static __always_inline void aggregate_wait(struct trace_task *t, const struct ai
 		return;
 	sk->pid = pid;
 	sk->depth = depth;
-#pragma clang loop unroll(full)
+	AI_UNROLL
 	for (int i = 0; i < ASYNC_RING_DEPTH; i++) {
-		sk->fn[i] = i < (int)depth ? t->chain_fn[i] : 0;
-		sk->at[i] = i < (int)depth ? t->chain_at[i] : 0;
+		sk->fn[i] = i < (int)depth ? rr->fn[i] : 0;
+		sk->at[i] = i < (int)depth ? rr->at[i] : 0;
 	}
 	ts = ai_map_lookup_or_init(&waitstacks, sk, &zero_stack, &created);
 	if (!ts) {
@@ -151,48 +153,35 @@ static __always_inline void aggregate_wait(struct trace_task *t, const struct ai
 	ts->wait_ns += pt->gap;
 }
 
-/* The polls of the functions below the root that poll `rr` went through: those on the
- * chain where it stopped, and those of the chain it resumed from that it left. */
-static __always_inline void aggregate_nested(struct trace_task *t, const struct async_ring_rec *rr,
+/* The polls of the functions below the root that poll `rr` resumed in. */
+static __always_inline void aggregate_nested(const struct async_ring_rec *rr,
 					     const struct ai_poll_times *pt, __u32 pid)
 {
-	__u32 depth = rr->depth, prev = t->chain_depth;
+	__u32 depth = rr->depth;
 	struct trace_func *f;
 
-	if (depth > ASYNC_RING_DEPTH)
-		depth = ASYNC_RING_DEPTH;
-#pragma clang loop unroll(full)
+	AI_UNROLL
 	for (int i = 1; i < ASYNC_RING_DEPTH; i++) {
-		if (i < (int)depth && rr->at[i] && rr->result != ASYNC_RESULT_READY) {
-			int entered = i >= (int)prev || t->chain_fn[i] != rr->fn[i];
-
-			if (rr->fn[i] && (f = func_get(pid, rr->fn[i])))
-				AI_POLL_UPDATE_NESTED(f, pt, entered);
-			if (!entered)
-				continue;
-		}
-		/* a function of the previous chain this poll left (returned from) */
-		if (i < (int)prev && t->chain_at[i] && t->chain_fn[i] &&
-		    (i >= (int)depth || rr->result == ASYNC_RESULT_READY || t->chain_fn[i] != rr->fn[i]) &&
-		    (f = func_get(pid, t->chain_fn[i])))
-			AI_POLL_UPDATE_NESTED(f, pt, 0);
+		if (i < (int)depth && rr->at[i] && rr->fn[i] && (f = func_get(pid, rr->fn[i])))
+			AI_POLL_UPDATE_NESTED(f, pt);
 	}
 }
 
 /*
- * Everything one poll changes, from its ring record alone: the task's times and state, the
- * rows of every function it went through, the await points and functions of the chain it
- * waited on, its wait stack. The ring drain (rings.bpf.h) calls this once per record.
+ * Everything one poll changes, from its ring record alone, in any order among the records
+ * of its task (they may come from several rings): its times, its function's totals and
+ * histograms, the await points and functions of the chain it resumed from, its wait stack;
+ * the task's "where is it now" fields only from its latest poll. The ring drain
+ * (rings.bpf.h) calls this once per record.
  */
 static __always_inline void ai_ring_record(const struct async_ring_rec *rr, __u32 pid)
 {
 	struct ai_poll_times pt;
 	struct async_poll_rec r;
-	struct trace_task *t;
+	struct trace_task *t, saved;
 	struct trace_func *f;
-	__u64 prev_at, fn, stop = stop_ns;
-	__u32 depth;
-	int first;
+	__u64 prev_end, stop = stop_ns;
+	int first, older;
 
 	if (stop && rr->end_ns > stop)
 		return;
@@ -200,33 +189,37 @@ static __always_inline void ai_ring_record(const struct async_ring_rec *rr, __u3
 	t = task_get(pid, r.task_id);
 	if (!t)
 		return;
-	ai_poll_times(&r, t->last_end_ns, t->spawn_ns, &pt);
-	first = t->polls == 0;
-	prev_at = t->at;
+	/* a previous poll before this session does not count: this is the first one seen */
+	prev_end = rr->prev_end_ns >= start_ns ? rr->prev_end_ns : 0;
+	first = prev_end == 0;
+	ai_poll_times(&r, prev_end, t->spawn_ns, &pt);
+	older = rr->end_ns < t->last_end_ns;
+	if (older)
+		__builtin_memcpy(&saved, t, sizeof(saved));
 	if (r.fn)
 		t->fn = r.fn;
-	fn = t->fn;
 	t->wait_kind = rr->wait_kind;
 	t->wait_poll = t->polls + 1;
 
-	AI_POLL_UPDATE_TASK(t, &r, &pt, prev_at);
+	AI_POLL_UPDATE_TASK(t, &r, &pt, rr->at[0]);
+	if (older) {
+		/* a later poll was aggregated already: it says where the task is */
+		t->fn = saved.fn;
+		t->at = saved.at;
+		t->leaf = saved.leaf;
+		t->last_end_ns = saved.last_end_ns;
+		t->state = saved.state;
+		t->state_since_ns = saved.state_since_ns;
+		t->wait_kind = saved.wait_kind;
+		t->wait_poll = t->polls;
+	}
 
-	f = func_get(pid, fn);
+	f = func_get(pid, r.fn ? r.fn : t->fn);
 	if (f)
 		AI_POLL_UPDATE_FUNC(f, &pt, first, long_poll_ns);
-	if (prev_at && pt.gap)
-		aggregate_wait(t, &pt, pid, rr->wait_kind);
-	aggregate_nested(t, rr, &pt, pid);
-
-	depth = rr->result == ASYNC_RESULT_READY ? 0 : rr->depth;
-	if (depth > ASYNC_RING_DEPTH)
-		depth = ASYNC_RING_DEPTH;
-	t->chain_depth = depth;
-#pragma clang loop unroll(full)
-	for (int i = 0; i < ASYNC_RING_DEPTH; i++) {
-		t->chain_fn[i] = i < (int)depth ? rr->fn[i] : 0;
-		t->chain_at[i] = i < (int)depth ? rr->at[i] : 0;
-	}
+	if (prev_end && pt.gap && rr->at[0])
+		aggregate_wait(rr, &pt, pid);
+	aggregate_nested(rr, &pt, pid);
 }
 
 #include "rings.bpf.h"
@@ -257,25 +250,34 @@ int BPF_USDT(trace_ring, __u32 tid, __u64 ring, __u32 slots, __u64 head, __u32 e
  * make a record of a two-frame chain: the root's stop and the innermost one.
  */
 SEC("usdt")
-int BPF_USDT(trace_poll, __u64 task_id, __u64 start_ns, __u64 end_ns, __u64 woken_ns,
+int BPF_USDT(trace_poll, __u64 task_id, __u64 start_ns_, __u64 end_ns, __u64 woken_ns,
 	     __u64 state_desc, __u64 leaf_desc, __u64 waker_id, __u32 result, __u64 fn_desc)
 {
+	struct trace_key key = { .pid = current_pid(), .id = task_id };
+	struct trace_task *t = bpf_map_lookup_elem(&tasks, &key);
 	struct async_ring_rec r = {
 		.task_id = task_id,
-		.start_ns = start_ns,
+		.start_ns = start_ns_,
 		.end_ns = end_ns,
 		.woken_ns = woken_ns,
 		.waker_id = waker_id,
+		.state = state_desc,
+		.leaf = leaf_desc,
 		.result = (__u8)result,
-		.depth = leaf_desc && leaf_desc != state_desc ? 2 : 1,
+		.depth = 1,
 		.fn = { fn_desc },
-		.at = { state_desc, leaf_desc != state_desc ? leaf_desc : 0 },
 	};
-	struct trace_key key = { .pid = current_pid(), .id = task_id };
-	struct trace_task *t = bpf_map_lookup_elem(&tasks, &key);
-	__u32 kind = t && t->wait_poll == t->polls + 1 ? t->wait_kind : 0;
 
-	r.wait_kind = (__u8)kind;
+	if (t) {
+		r.prev_end_ns = t->last_end_ns;
+		r.at[0] = t->at;
+		if (t->leaf && t->leaf != t->at) {
+			r.at[1] = t->leaf;
+			r.depth = 2;
+		}
+		if (t->wait_poll == t->polls + 1)
+			r.wait_kind = (__u8)t->wait_kind;
+	}
 	ai_ring_record(&r, key.pid);
 	return 0;
 }

@@ -49,21 +49,16 @@ struct trace_task {
 	__u32 state;	 /* enum async_task_state */
 	__s32 result;
 	__u32 done;
-	/* the await chain where its last poll stopped (ring record's fn[]/at[], root first) */
-	__u64 chain_fn[ASYNC_RING_DEPTH];
-	__u64 chain_at[ASYNC_RING_DEPTH];
-	__u32 chain_depth;
-	__u32 pad;
 };
 
 /*
  * funcs (per-CPU hash keyed by {pid, function descriptor}): every async function on a
- * task's await chain. polls/busy_ns count the polls that went through it (a poll's whole
- * duration); idle_ns/sched_ns the waits during which it was on the chain.
+ * task's await chain. Below a root, polls/busy_ns count the polls that resumed in it (a
+ * poll's whole duration), idle_ns/sched_ns the waits during which it was on the chain.
  */
 struct trace_func {
 	__u64 tasks; /* tasks whose root future it is (their first poll was seen) */
-	__u64 calls; /* times it was seen entered below a task's root (nested calls) */
+	__u64 waits; /* below a root: waits that ended with it on the chain */
 	__u64 polls;
 	__u64 busy_ns;
 	__u64 idle_ns;

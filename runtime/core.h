@@ -35,7 +35,8 @@ struct async_task {
 	struct async_task *next; /* injection queue link / free list */
 	struct async_waker join_waker;
 	int result;
-	uint64_t waker_id; /* relaxed atomic: task that scheduled it */
+	uint64_t waker_id;    /* relaxed atomic: task that scheduled it */
+	uint64_t last_end_ns; /* end of its last poll recorded in a ring */
 };
 
 /* A worker's poll ring (ring.c): the ABI header, then the records. */

@@ -549,58 +549,71 @@ static uint64_t fn_lookup(async_poll_fn poll)
 }
 
 /*
- * Appends the record of one poll to the worker's ring (include/async/abi.h): plain stores,
- * then the head with release, so that a reader that sees the head sees the record.
+ * The worker's ring slot for the next record, with the chain the task is stopped at (the
+ * one this poll resumes from) written into it; the head is not moved yet.
  */
-static __attribute__((always_inline)) inline void ring_put(struct async__worker *w,
-							   const struct async_task *t,
-							   const struct async_frame *frame,
-							   uint64_t start, uint64_t end,
-							   uint64_t woken, uint64_t waker,
-							   enum async_poll r)
+static __attribute__((always_inline)) inline struct async_ring_rec *
+ring_begin(struct async__worker *w, const struct async_frame *frame)
 {
 	struct async__ring *ring = w->rec->ring;
 
 	if (__builtin_expect(!ring, 0)) {
 		ring = async__ring_new(w->rec);
 		if (!ring)
-			return;
+			return NULL;
 	}
 
-	uint64_t head = ring->abi.head;
-	struct async_ring_rec *rec = &ring->recs[head & ring->mask];
+	struct async_ring_rec *rec = &ring->recs[ring->abi.head & ring->mask];
+	const struct async_frame *f = frame;
 	unsigned depth = 0;
+
+	rec->flags = 0;
+	for (; f && depth < ASYNC_RING_DEPTH; depth++, f = f->child) {
+		rec->fn[depth] = (uint64_t)(uintptr_t)f->fn;
+		rec->at[depth] = (uint64_t)(uintptr_t)f->at;
+		if (!f->at)
+			break; /* not stopped at an await: its child pointer is stale */
+	}
+	if (depth < ASYNC_RING_DEPTH) {
+		depth += f != NULL;
+	} else if (f) {
+		/* deeper than a record holds: the last slot takes the innermost frame */
+		for (unsigned i = depth; f->child && f->at && i < ASYNC_CHAIN_MAX; i++)
+			f = f->child;
+		rec->fn[ASYNC_RING_DEPTH - 1] = (uint64_t)(uintptr_t)f->fn;
+		rec->at[ASYNC_RING_DEPTH - 1] = (uint64_t)(uintptr_t)f->at;
+		rec->flags = ASYNC_RING_TRUNCATED;
+	}
+	rec->depth = (uint8_t)(depth ? depth : 1);
+	return rec;
+}
+
+/* Completes the record ring_begin started and publishes it (release on the head). */
+static __attribute__((always_inline)) inline void
+ring_end(struct async__worker *w, struct async_ring_rec *rec, struct async_task *t,
+	 const struct async_frame *frame, uint64_t start, uint64_t end, uint64_t woken,
+	 uint64_t waker, enum async_poll r)
+{
+	struct async__ring *ring = w->rec->ring;
 
 	rec->task_id = t->abi.id;
 	rec->start_ns = start;
 	rec->end_ns = end;
 	rec->woken_ns = woken;
 	rec->waker_id = waker;
+	rec->prev_end_ns = t->last_end_ns;
 	rec->result = (uint8_t)r;
 	rec->wait_kind = (uint8_t)async__load(&t->abi.wait_kind);
-	rec->flags = 0;
+	rec->fn[0] = (uint64_t)(uintptr_t)frame->fn; /* an ASYNC_BEGIN root names it when first polled */
 	if (r == ASYNC_READY) {
-		rec->fn[0] = (uint64_t)(uintptr_t)frame->fn;
-		rec->at[0] = 0;
-		depth = 1;
+		rec->state = 0;
+		rec->leaf = 0;
 	} else {
-		const struct async_frame *f = frame;
-
-		for (; f && depth < ASYNC_RING_DEPTH; depth++, f = f->child) {
-			rec->fn[depth] = (uint64_t)(uintptr_t)f->fn;
-			rec->at[depth] = (uint64_t)(uintptr_t)f->at;
-		}
-		if (f) {
-			/* deeper than a record holds: the last slot takes the innermost frame */
-			for (unsigned i = depth; f->child && i < ASYNC_CHAIN_MAX; i++)
-				f = f->child;
-			rec->fn[ASYNC_RING_DEPTH - 1] = (uint64_t)(uintptr_t)f->fn;
-			rec->at[ASYNC_RING_DEPTH - 1] = (uint64_t)(uintptr_t)f->at;
-			rec->flags = ASYNC_RING_TRUNCATED;
-		}
+		rec->state = (uint64_t)(uintptr_t)frame->at;
+		rec->leaf = (uint64_t)(uintptr_t)async__leaf_at(frame);
 	}
-	rec->depth = (uint8_t)depth;
-	__atomic_store_n(&ring->abi.head, head + 1, __ATOMIC_RELEASE);
+	t->last_end_ns = end;
+	__atomic_store_n(&ring->abi.head, ring->abi.head + 1, __ATOMIC_RELEASE);
 }
 
 /* The same poll with a tracer attached: timestamps, the ring record and the poll probe
@@ -612,13 +625,15 @@ static __attribute__((noinline, cold)) enum async_poll poll_traced(struct async_
 	uint64_t start = async__clock();
 	uint64_t woken = async__load(&t->abi.last_wake_ns);
 	uint64_t waker = async__load(&t->waker_id);
+	struct async_ring_rec *rec =
+	    ASYNC_PROBE_ENABLED(ring) && w->rec ? ring_begin(w, frame) : NULL;
 	enum async_poll r = poll_once(w, t, start);
 	uint64_t end = async__clock();
 
 	w->poll_end = end;
 	fn_learn(t->poll, t->abi.fn);
-	if (ASYNC_PROBE_ENABLED(ring) && w->rec)
-		ring_put(w, t, frame, start, end, woken, waker, r);
+	if (rec)
+		ring_end(w, rec, t, frame, start, end, woken, waker, r);
 	if (ASYNC_PROBE_ENABLED(poll))
 		ASYNC_PROBE(poll, t->abi.id, start, end, woken,
 			    r == ASYNC_READY ? 0 : (uint64_t)(uintptr_t)frame->at,
@@ -1295,6 +1310,7 @@ int async_spawn(struct async_exec *exec, const char *name, async_poll_fn poll, v
 	t->join_waker.task = NULL;
 	t->result = 0;
 	t->waker_id = 0;
+	t->last_end_ns = 0;
 	atomic_init(&t->st, T_SCHED | (join ? T_JOIN : 0));
 	atomic_init(&t->refs, join ? 2 : 1);
 	if (join) {

@@ -604,7 +604,7 @@ static int fill_funcs(struct trace_ctx *c, struct ai_summary *s)
 			const struct trace_func *v = pcpu_val(c, cpu, sizeof(*v));
 
 			f->tasks += v->tasks;
-			f->calls += v->calls;
+			f->calls += v->waits;
 			f->polls += v->polls;
 			f->busy_ns += v->busy_ns;
 			f->idle_ns += v->idle_ns;
@@ -1197,6 +1197,7 @@ int cmd_trace(int argc, char **argv)
 	}
 
 	ai_handle_signals();
+	c.skel->bss->start_ns = ai_now_ns(); /* polls before it are not "previous polls" */
 	/* the rings the targets have already: read from their present head on */
 	if (env.pid && env.ring_slots && (err = ai_rings_set_slots(env.pid, env.ring_slots)))
 		ai_warnf("cannot set the ring size of PID %d: %s", (int)env.pid, strerror(-err));

@@ -187,7 +187,7 @@ struct async_thread_abi {
  */
 #define ASYNC_RING_MAGIC	 0x474e4952u /* "RING" */
 #define ASYNC_RING_DEPTH	 5	     /* frames of the await chain a record carries */
-#define ASYNC_RING_SLOTS_DEFAULT 65536	     /* records (8 MiB per worker thread) */
+#define ASYNC_RING_SLOTS_DEFAULT 65536	     /* records (9.5 MiB per worker thread) */
 #define ASYNC_RING_SLOTS_MIN	 64
 #define ASYNC_RING_SLOTS_MAX	 (1u << 22)
 
@@ -195,21 +195,27 @@ struct async_thread_abi {
 #define ASYNC_RING_TRUNCATED 1 /* the chain was deeper: frames 0..DEPTH-2, then the innermost */
 
 /*
- * One poll, 128 bytes. The await chain is the task's frames at the poll's end, root first:
- * fn[i] is frame i's FUNCTION/LEAF/TRACED descriptor, at[i] the AWAIT descriptor it is
- * stopped at (0 for the innermost future, usually a runtime leaf such as a sleep). For a
- * poll that completed the task, depth is 1 and at[0] is 0.
+ * One poll, 152 bytes, self-contained so that a reader may aggregate the records of a task
+ * out of order (a task moves between workers, so its polls are in several rings):
+ * prev_end_ns and the chain it resumed from tell the wait that this poll ended, state and
+ * leaf where it stopped. The chain is the task's frames as the poll found them, root
+ * first: fn[i] is frame i's FUNCTION/LEAF/TRACED descriptor, at[i] the AWAIT descriptor it
+ * was stopped at (0 for the innermost future, usually a runtime leaf such as a sleep, and
+ * for a root not polled before).
  */
 struct async_ring_rec {
 	__u64 task_id;
-	__u64 start_ns;	 /* CLOCK_MONOTONIC, poll start */
-	__u64 end_ns;	 /* poll end */
-	__u64 woken_ns;	 /* when the task was last woken before this poll (or spawned) */
-	__u64 waker_id;	 /* task that woke it, 0 if woken from outside a task */
-	__u8 result;	 /* enum async_poll_result */
-	__u8 depth;	 /* frames in fn[]/at[], 1..ASYNC_RING_DEPTH */
-	__u8 wait_kind;	 /* enum async_wait_kind in the task record at the poll's end, 0 none */
-	__u8 flags;	 /* ASYNC_RING_TRUNCATED */
+	__u64 start_ns;	   /* CLOCK_MONOTONIC, poll start */
+	__u64 end_ns;	   /* poll end */
+	__u64 woken_ns;	   /* when the task was last woken before this poll (or spawned) */
+	__u64 waker_id;	   /* task that woke it, 0 if woken from outside a task */
+	__u64 prev_end_ns; /* end of the task's previous traced poll, 0 if none */
+	__u64 state;	   /* AWAIT descriptor the root stopped at, 0 when ready */
+	__u64 leaf;	   /* innermost AWAIT descriptor it stopped at, 0 when ready */
+	__u8 result;	   /* enum async_poll_result */
+	__u8 depth;	   /* frames in fn[]/at[], 1..ASYNC_RING_DEPTH */
+	__u8 wait_kind;	   /* enum async_wait_kind in the task record at the poll's end, 0 none */
+	__u8 flags;	   /* ASYNC_RING_TRUNCATED */
 	__u32 reserved;
 	__u64 fn[ASYNC_RING_DEPTH];
 	__u64 at[ASYNC_RING_DEPTH];

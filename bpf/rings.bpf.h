@@ -18,7 +18,8 @@
 
 #include "rings.h"
 
-static void ai_ring_record(const struct async_ring_rec *r, __u32 pid);
+/* A global BPF function (verified once per program, not once per call site). */
+__attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *r, __u32 pid);
 
 /* Set by the loader once its final drain is done: nothing is counted any more. */
 volatile __u32 rings_stopped;

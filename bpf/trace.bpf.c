@@ -174,7 +174,7 @@ static __always_inline void aggregate_nested(const struct async_ring_rec *rr,
  * the task's "where is it now" fields only from its latest poll. The ring drain
  * (rings.bpf.h) calls this once per record.
  */
-static __always_inline void ai_ring_record(const struct async_ring_rec *rr, __u32 pid)
+__attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __u32 pid)
 {
 	struct ai_poll_times pt;
 	struct async_poll_rec r;
@@ -183,12 +183,12 @@ static __always_inline void ai_ring_record(const struct async_ring_rec *rr, __u3
 	__u64 prev_end, stop = stop_ns;
 	int first, older;
 
-	if (stop && rr->end_ns > stop)
-		return;
+	if (!rr || (stop && rr->end_ns > stop))
+		return 0;
 	ai_ring_poll_rec(rr, 0, &r);
 	t = task_get(pid, r.task_id);
 	if (!t)
-		return;
+		return 0;
 	/* a previous poll before this session does not count: this is the first one seen */
 	prev_end = rr->prev_end_ns >= start_ns ? rr->prev_end_ns : 0;
 	first = prev_end == 0;
@@ -220,6 +220,7 @@ static __always_inline void ai_ring_record(const struct async_ring_rec *rr, __u3
 	if (prev_end && pt.gap && rr->at[0])
 		aggregate_wait(rr, &pt, pid);
 	aggregate_nested(rr, &pt, pid);
+	return 0;
 }
 
 #include "rings.bpf.h"

@@ -82,6 +82,9 @@ struct async__worker {
 	bool wake_driver; /* a timer added during this poll needs the driver to re-plan */
 	bool polling;	  /* inside a poll function */
 	uint64_t poll_end; /* end of the last traced poll (poll_traced) */
+	/* poll_end is the time now, give or take the runtime's work between two polls: the
+	 * next traced poll starts there (one clock read per poll). Cleared when it waits. */
+	bool poll_end_now;
 	/* run_task_plain or run_task_probed (exec.c): re-chosen every 16 polls */
 	void (*run_task)(struct async__worker *w, struct async_task *t);
 	uint32_t rng;

@@ -622,7 +622,8 @@ static __attribute__((noinline, cold)) enum async_poll poll_traced(struct async_
 								   struct async_task *t)
 {
 	struct async_frame *frame = t->future;
-	uint64_t start = async__clock();
+	/* back to back with the previous traced poll: its end is this one's start */
+	uint64_t start = w->poll_end_now ? w->poll_end : async__clock();
 	uint64_t woken = async__load(&t->abi.last_wake_ns);
 	uint64_t waker = async__load(&t->waker_id);
 	struct async_ring_rec *rec =
@@ -631,6 +632,7 @@ static __attribute__((noinline, cold)) enum async_poll poll_traced(struct async_
 	uint64_t end = async__clock();
 
 	w->poll_end = end;
+	w->poll_end_now = true;
 	fn_learn(t->poll, t->abi.fn);
 	if (rec)
 		ring_end(w, rec, t, frame, start, end, woken, waker, r);
@@ -736,6 +738,7 @@ static ASYNC__PROBE_COLD void run_task_probed(struct async__worker *w, struct as
 static inline void choose_run_task(struct async__worker *w)
 {
 	w->run_task = ASYNC_PROBES_HOT() ? run_task_probed : run_task_plain;
+	w->poll_end_now = false; /* a fresh clock read for the next traced poll's start */
 }
 
 static inline void run_task(struct async__worker *w, struct async_task *t)
@@ -866,6 +869,7 @@ static void *worker_main(void *arg)
 	choose_run_task(w);
 	while (!atomic_load_explicit(&exec->shutdown, memory_order_acquire)) {
 		if (atomic_load_explicit(&exec->stopping, memory_order_acquire)) {
+			w->poll_end_now = false;
 			pause_worker(exec);
 			continue;
 		}
@@ -880,6 +884,7 @@ static void *worker_main(void *arg)
 			run_task(w, t);
 			continue;
 		}
+		w->poll_end_now = false;
 		/* spin briefly (SPIN_NS) before parking: work often arrives within microseconds */
 		uint64_t spin_end = async__clock() + SPIN_NS;
 		bool work = false;
@@ -1043,13 +1048,16 @@ static int single_loop(struct async_exec *exec)
 		struct async_task *t;
 
 		if ((w->tick & 63) == 0 || atomic_load_explicit(&exec->timers.next_deadline,
-								memory_order_relaxed) <= w->now)
+								memory_order_relaxed) <= w->now) {
 			async__driver_turn(exec, false);
+			w->poll_end_now = false;
+		}
 		t = next_task(w);
 		if (t) {
 			run_task(w, t);
 			continue;
 		}
+		w->poll_end_now = false;
 		atomic_store(&exec->loop_sleeping, 1);
 		atomic_thread_fence(memory_order_seq_cst);
 		if (!has_work(exec) && atomic_load(&exec->live) && !atomic_load(&exec->stopping))

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -123,6 +125,43 @@ int ai_rings_drain(struct bpf_link *link)
 		r = -errno;
 	close(fd);
 	return (int)r;
+}
+
+static void *drainer_main(void *arg)
+{
+	struct ai_rings_drainer *d = arg;
+	struct timespec ts = { 0, (long)AI_RINGS_DRAIN_NS };
+
+	while (!atomic_load(&d->stop)) {
+		ai_rings_drain(d->link);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+int ai_rings_drainer_start(struct ai_rings_drainer *d, struct bpf_link *link)
+{
+	sigset_t all, old;
+	int err;
+
+	d->link = link;
+	atomic_store(&d->stop, false);
+	/* signals stay with the caller's thread (its Ctrl-C handling) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = -pthread_create(&d->thread, NULL, drainer_main, d);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	d->started = !err;
+	return err;
+}
+
+void ai_rings_drainer_stop(struct ai_rings_drainer *d)
+{
+	if (!d->started)
+		return;
+	atomic_store(&d->stop, true);
+	pthread_join(d->thread, NULL);
+	d->started = false;
 }
 
 void ai_rings_counts(int map_fd, pid_t pid, uint64_t *lost, uint64_t *read)

@@ -7,6 +7,8 @@
 #ifndef AI_RINGS_H
 #define AI_RINGS_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -34,6 +36,20 @@ int ai_rings_attach_iter(struct bpf_program *prog, pid_t pid, struct bpf_link **
 
 /* Runs the iterator once: drains every followed ring. */
 int ai_rings_drain(struct bpf_link *link);
+
+/*
+ * A thread that drains every AI_RINGS_DRAIN_NS, whatever the caller's own loop is busy
+ * with (loading names, printing tables): a stall would overrun the rings.
+ */
+struct ai_rings_drainer {
+	struct bpf_link *link;
+	pthread_t thread;
+	_Atomic bool stop;
+	bool started;
+};
+int ai_rings_drainer_start(struct ai_rings_drainer *d, struct bpf_link *link);
+/* Stops and joins the thread (no-op if not started). */
+void ai_rings_drainer_stop(struct ai_rings_drainer *d);
 
 /* Overruns and records read so far, over the rings of pid (-1: all). */
 void ai_rings_counts(int map_fd, pid_t pid, uint64_t *lost, uint64_t *read);

@@ -1128,6 +1128,7 @@ int cmd_trace(int argc, char **argv)
 	struct stat st;
 	struct bpf_link *links[MAX_LINKS] = { 0 };
 	struct bpf_link *iter = NULL;
+	struct ai_rings_drainer drainer = { 0 };
 	size_t nlinks = 0;
 	struct trace_ctx c = { 0 };
 	char path[PATH_MAX], exe[PATH_MAX];
@@ -1239,6 +1240,8 @@ int cmd_trace(int argc, char **argv)
 	if (err)
 		goto cleanup;
 	err = ai_rings_attach_iter(c.skel->progs.trace_drain, env.system ? 0 : attach_pid, &iter);
+	if (!err)
+		err = ai_rings_drainer_start(&drainer, iter);
 	if (err) {
 		ai_err("attach", "the ring iterator", err);
 		goto cleanup;
@@ -1280,10 +1283,7 @@ int cmd_trace(int argc, char **argv)
 	last_tick = c.start_ns;
 
 	while (!ai_exiting) {
-		uint64_t now, wait = AI_RINGS_DRAIN_NS;
-
-		ai_rings_drain(iter);
-		now = ai_now_ns();
+		uint64_t now = ai_now_ns(), wait = 10000000ull; /* 10 ms */
 
 		if (env.cmd) {
 			int r = ai_child_reap(&child, &child_status);
@@ -1340,6 +1340,7 @@ int cmd_trace(int argc, char **argv)
 	 * ended before the stop are still in the rings: drain them first */
 	c.end_ns = ai_now_ns();
 	c.skel->bss->stop_ns = c.end_ns;
+	ai_rings_drainer_stop(&drainer);
 	ai_rings_drain(iter);
 	c.skel->bss->rings_stopped = 1;
 	if (!child_done)
@@ -1349,6 +1350,7 @@ int cmd_trace(int argc, char **argv)
 		err = write_folded_wait(&c, sum_pid);
 
 cleanup:
+	ai_rings_drainer_stop(&drainer);
 	bpf_link__destroy(iter);
 	detach_all(links, &nlinks);
 	trace_bpf__destroy(c.skel);

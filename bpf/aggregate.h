@@ -142,26 +142,6 @@ static __always_inline __u32 ai_poll_slot(__u64 ns)
 		(t)->state_since_ns = (r)->end_ns;                                              \
 	} while (0)
 
-/* Function row f of a function below the root that poll pt resumed in. */
-#define AI_POLL_UPDATE_NESTED(f, pt)                       \
-	do {                                               \
-		(f)->polls++;                              \
-		(f)->busy_ns += (pt)->dur;                 \
-		if ((pt)->dur > (f)->max_poll_ns)          \
-			(f)->max_poll_ns = (pt)->dur;      \
-		(f)->poll_hist[ai_poll_slot((pt)->dur)]++; \
-	} while (0)
-
-/* ...and that was on the chain while the task waited before it. */
-#define AI_POLL_UPDATE_NESTED_WAIT(f, pt)                     \
-	do {                                                  \
-		(f)->waits++;                                 \
-		(f)->idle_ns += (pt)->idle;                   \
-		(f)->sched_ns += (pt)->sched;                 \
-		if ((pt)->has_sched)                          \
-			(f)->sched_hist[ai_poll_slot((pt)->sched)]++; \
-	} while (0)
-
 /* Function row f; first: the task's first poll seen; long_poll: the long-poll threshold. */
 #define AI_POLL_UPDATE_FUNC(f, pt, first, long_poll)                  \
 	do {                                                          \

@@ -34,24 +34,16 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, TRACE_MAX_FUNCS);
+	__uint(max_entries, TRACE_MAX_CHAINS);
 	__type(key, struct trace_key);
-	__type(value, struct trace_func);
-} funcs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, TRACE_MAX_AWAITS);
-	__type(key, struct trace_key);
-	__type(value, struct trace_await);
-} awaits SEC(".maps");
+	__type(value, struct trace_chain);
+} chains SEC(".maps");
 
 __u64 stats[TRACE_STAT_MAX];
 
 /* Zeroed initial values (too large for the BPF stack). */
 struct trace_task zero_task;
-struct trace_func zero_func;
-struct trace_await zero_await;
+struct trace_chain zero_chain;
 
 static __always_inline struct trace_task *task_get(__u32 pid, __u64 id)
 {
@@ -67,22 +59,6 @@ static __always_inline struct trace_task *task_get(__u32 pid, __u64 id)
 	return t;
 }
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, TRACE_MAX_STACKS);
-	__type(key, struct trace_stack_key);
-	__type(value, struct trace_stack);
-} waitstacks SEC(".maps");
-
-struct trace_stack zero_stack;
-/* Scratch for a wait stack's key (too large for the stack of a nested callback). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct trace_stack_key);
-} stack_key SEC(".maps");
-
 /*
  * Set by the loader when it stops: polls that end later, spawns and completions after it,
  * are not counted (the final drain runs after it is set, so the totals end there).
@@ -91,87 +67,50 @@ volatile __u64 stop_ns;
 /* Set by the loader before it attaches: a task's poll before it is not a previous poll. */
 volatile __u64 start_ns;
 
-static __always_inline struct trace_func *func_get(__u32 pid, __u64 fn)
+/* A chain's hash: its descriptors mixed (64 bits; a collision merges two chains' rows). */
+static __always_inline __u64 chain_hash(const struct async_ring_rec *rr, __u32 depth)
 {
-	struct trace_key key = { .pid = pid, .id = fn };
-	struct trace_func *f;
-	int created;
-
-	f = ai_map_lookup_or_init(&funcs, &key, &zero_func, &created);
-	if (!f)
-		ai_stat_inc(stats, TRACE_STAT_FUNC_FULL);
-	return f;
-}
-
-/*
- * The wait that poll `rr` ended (times *pt), to every await point and function of the
- * chain it resumed from, and to that chain's wait stack.
- */
-static __always_inline void aggregate_wait(const struct async_ring_rec *rr,
-					   const struct ai_poll_times *pt, __u32 pid)
-{
-	struct trace_key key = { .pid = pid };
-	struct trace_stack_key *sk;
-	struct trace_stack *ts;
-	struct trace_await *a;
-	struct trace_func *f;
-	__u32 depth = rr->depth, zero = 0;
-	int created;
+	__u64 h = 0x9e3779b97f4a7c15ull ^ depth;
 
 	AI_UNROLL
 	for (int i = 0; i < ASYNC_RING_DEPTH; i++) {
-		if (i >= (int)depth || !rr->at[i])
-			continue;
-		key.id = rr->at[i];
-		a = ai_map_lookup_or_init(&awaits, &key, &zero_await, &created);
-		if (a) {
-			a->fn = rr->fn[i];
-			a->depth = i;
-			AI_POLL_UPDATE_AWAIT(a, pt);
-		} else {
-			ai_stat_inc(stats, TRACE_STAT_AWAIT_FULL);
+		if (i < (int)depth) {
+			h = (h ^ rr->fn[i]) * 0xff51afd7ed558ccdull;
+			h = (h ^ rr->at[i] ^ (h >> 29)) * 0xc4ceb9fe1a85ec53ull;
 		}
-		if (i > 0 && rr->fn[i] && (f = func_get(pid, rr->fn[i])))
-			AI_POLL_UPDATE_NESTED_WAIT(f, pt);
 	}
-	sk = bpf_map_lookup_elem(&stack_key, &zero);
-	if (!sk)
-		return;
-	sk->pid = pid;
-	sk->depth = depth;
-	AI_UNROLL
-	for (int i = 0; i < ASYNC_RING_DEPTH; i++) {
-		sk->fn[i] = i < (int)depth ? rr->fn[i] : 0;
-		sk->at[i] = i < (int)depth ? rr->at[i] : 0;
-	}
-	ts = ai_map_lookup_or_init(&waitstacks, sk, &zero_stack, &created);
-	if (!ts) {
-		ai_stat_inc(stats, TRACE_STAT_STACK_FULL);
-		return;
-	}
-	ts->waits++;
-	ts->wait_ns += pt->gap;
+	return h ^ (h >> 32);
 }
 
-/* The polls of the functions below the root that poll `rr` resumed in. */
-static __always_inline void aggregate_nested(const struct async_ring_rec *rr,
-					     const struct ai_poll_times *pt, __u32 pid)
+/* The row of the chain poll `rr` resumed from, created with the chain's descriptors. */
+static __always_inline struct trace_chain *chain_get(const struct async_ring_rec *rr, __u32 pid)
 {
-	__u32 depth = rr->depth;
-	struct trace_func *f;
+	__u32 depth = rr->depth > ASYNC_RING_DEPTH ? ASYNC_RING_DEPTH : rr->depth;
+	struct trace_key key = { .pid = pid, .id = chain_hash(rr, depth) };
+	struct trace_chain *c;
+	int created;
 
-	AI_UNROLL
-	for (int i = 1; i < ASYNC_RING_DEPTH; i++) {
-		if (i < (int)depth && rr->at[i] && rr->fn[i] && (f = func_get(pid, rr->fn[i])))
-			AI_POLL_UPDATE_NESTED(f, pt);
+	c = ai_map_lookup_or_init(&chains, &key, &zero_chain, &created);
+	if (!c) {
+		ai_stat_inc(stats, TRACE_STAT_CHAIN_FULL);
+		return NULL;
 	}
+	if (!c->depth) {
+		AI_UNROLL
+		for (int i = 0; i < ASYNC_RING_DEPTH; i++) {
+			c->fn[i] = i < (int)depth ? rr->fn[i] : 0;
+			c->at[i] = i < (int)depth ? rr->at[i] : 0;
+		}
+		c->depth = depth ? depth : 1;
+	}
+	return c;
 }
 
 /*
  * Everything one poll changes, from its ring record alone, in any order among the records
- * of its task (they may come from several rings): its times, its function's totals and
- * histograms, the await points and functions of the chain it resumed from, its wait stack;
- * the task's "where is it now" fields only from its latest poll. The ring drain
+ * of its task (they may come from several rings): its task's times, and the row of the
+ * chain it resumed from (two map lookups); the task's "where is it now" fields only from
+ * its latest poll. The ring drain
  * (rings.bpf.h) calls this once per record.
  */
 __attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __u32 pid)
@@ -179,7 +118,7 @@ __attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __
 	struct ai_poll_times pt;
 	struct async_poll_rec r;
 	struct trace_task *t, saved;
-	struct trace_func *f;
+	struct trace_chain *c;
 	__u64 prev_end, stop = stop_ns;
 	int first, older;
 
@@ -198,7 +137,7 @@ __attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __
 		__builtin_memcpy(&saved, t, sizeof(saved));
 	if (r.fn)
 		t->fn = r.fn;
-	t->wait_kind = rr->wait_kind;
+	t->wait_kind = rr->end_wait_kind;
 	t->wait_poll = t->polls + 1;
 
 	AI_POLL_UPDATE_TASK(t, &r, &pt, rr->at[0]);
@@ -214,12 +153,31 @@ __attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __
 		t->wait_poll = t->polls;
 	}
 
-	f = func_get(pid, r.fn ? r.fn : t->fn);
-	if (f)
-		AI_POLL_UPDATE_FUNC(f, &pt, first, long_poll_ns);
-	if (prev_end && pt.gap && rr->at[0])
-		aggregate_wait(rr, &pt, pid);
-	aggregate_nested(rr, &pt, pid);
+	c = chain_get(rr, pid);
+	if (!c)
+		return 0;
+	if (first)
+		c->tasks++;
+	c->polls++;
+	c->busy_ns += pt.dur;
+	c->idle_ns += pt.idle;
+	c->sched_ns += pt.sched;
+	if (pt.dur > c->max_poll_ns)
+		c->max_poll_ns = pt.dur;
+	if (pt.dur > long_poll_ns)
+		c->long_polls++;
+	c->poll_hist[ai_poll_slot(pt.dur)]++;
+	if (pt.has_sched)
+		c->sched_hist[ai_poll_slot(pt.sched)]++;
+	if (prev_end && pt.gap && rr->at[0]) {
+		c->waits++;
+		c->wait_ns += pt.gap;
+		if (pt.gap > c->max_wait_ns)
+			c->max_wait_ns = pt.gap;
+		c->wait_hist[ai_poll_slot(pt.gap)]++;
+		if (rr->wait_kind)
+			c->wait_kind = rr->wait_kind;
+	}
 	return 0;
 }
 
@@ -277,7 +235,7 @@ int BPF_USDT(trace_poll, __u64 task_id, __u64 start_ns_, __u64 end_ns, __u64 wok
 			r.depth = 2;
 		}
 		if (t->wait_poll == t->polls + 1)
-			r.wait_kind = (__u8)t->wait_kind;
+			r.end_wait_kind = (__u8)t->wait_kind;
 	}
 	ai_ring_record(&r, key.pid);
 	return 0;

@@ -553,7 +553,7 @@ static uint64_t fn_lookup(async_poll_fn poll)
  * one this poll resumes from) written into it; the head is not moved yet.
  */
 static __attribute__((always_inline)) inline struct async_ring_rec *
-ring_begin(struct async__worker *w, const struct async_frame *frame)
+ring_begin(struct async__worker *w, const struct async_task *t, const struct async_frame *frame)
 {
 	struct async__ring *ring = w->rec->ring;
 
@@ -568,6 +568,7 @@ ring_begin(struct async__worker *w, const struct async_frame *frame)
 	unsigned depth = 0;
 
 	rec->flags = 0;
+	rec->wait_kind = (uint8_t)async__load(&t->abi.wait_kind);
 	for (; f && depth < ASYNC_RING_DEPTH; depth++, f = f->child) {
 		rec->fn[depth] = (uint64_t)(uintptr_t)f->fn;
 		rec->at[depth] = (uint64_t)(uintptr_t)f->at;
@@ -603,7 +604,7 @@ ring_end(struct async__worker *w, struct async_ring_rec *rec, struct async_task 
 	rec->waker_id = waker;
 	rec->prev_end_ns = t->last_end_ns;
 	rec->result = (uint8_t)r;
-	rec->wait_kind = (uint8_t)async__load(&t->abi.wait_kind);
+	rec->end_wait_kind = (uint8_t)async__load(&t->abi.wait_kind);
 	rec->fn[0] = (uint64_t)(uintptr_t)frame->fn; /* an ASYNC_BEGIN root names it when first polled */
 	if (r == ASYNC_READY) {
 		rec->state = 0;
@@ -627,7 +628,7 @@ static __attribute__((noinline, cold)) enum async_poll poll_traced(struct async_
 	uint64_t woken = async__load(&t->abi.last_wake_ns);
 	uint64_t waker = async__load(&t->waker_id);
 	struct async_ring_rec *rec =
-	    ASYNC_PROBE_ENABLED(ring) && w->rec ? ring_begin(w, frame) : NULL;
+	    ASYNC_PROBE_ENABLED(ring) && w->rec ? ring_begin(w, t, frame) : NULL;
 	enum async_poll r = poll_once(w, t, start);
 	uint64_t end = async__clock();
 

@@ -4,12 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <bpf/bpf.h>
-#include <linux/types.h>
-
+#include "chains.h"
 #include "common.h"
 #include "foldedwait.h"
-#include "../bpf/trace.h"
 
 void ai_folded_wait_line(FILE *f, int32_t pid, const uint64_t *fn, uint32_t depth,
 			 uint64_t wait_ns, ai_fw_name_fn name, void *ctx)
@@ -33,43 +30,27 @@ void ai_folded_wait_line(FILE *f, int32_t pid, const uint64_t *fn, uint32_t dept
 		fprintf(f, " %" PRIu64 "\n", wait_ns);
 }
 
-int ai_folded_wait_write_map(const char *path, int map_fd, int ncpus, int32_t pid,
-			     ai_fw_name_fn name, void *ctx)
+int ai_folded_wait_write(const char *path, const struct ai_chains *c, int32_t pid,
+			 ai_fw_name_fn name, void *ctx)
 {
-	struct trace_stack_key key, next;
-	struct trace_stack *vals;
-	bool started = false;
 	FILE *f;
 	int err = 0;
 
-	vals = calloc((size_t)ncpus, sizeof(*vals));
-	if (!vals)
-		return ai_err("allocate", "buffers", -ENOMEM);
 	f = fopen(path, "we");
-	if (!f) {
-		err = ai_err("open", path, -errno);
-		goto cleanup;
-	}
-	while (!bpf_map_get_next_key(map_fd, started ? &key : NULL, &next)) {
-		uint64_t ns = 0;
-		uint64_t fn[ASYNC_RING_DEPTH];
+	if (!f)
+		return ai_err("open", path, -errno);
+	for (size_t i = 0; i < c->nchains; i++) {
+		const struct ai_chain *ch = &c->chains[i];
 
-		key = next;
-		started = true;
-		if ((pid >= 0 && (int32_t)key.pid != pid) || bpf_map_lookup_elem(map_fd, &key, vals))
+		if (pid >= 0 && ch->pid != pid)
 			continue;
-		for (int cpu = 0; cpu < ncpus; cpu++)
-			ns += vals[cpu].wait_ns;
-		memcpy(fn, key.fn, sizeof(fn));
-		ai_folded_wait_line(f, (int32_t)key.pid, fn,
-				    key.depth < ASYNC_RING_DEPTH ? key.depth : ASYNC_RING_DEPTH, ns,
-				    name, ctx);
+		ai_folded_wait_line(f, ch->pid, (const uint64_t *)ch->v.fn,
+				    ch->v.depth < ASYNC_RING_DEPTH ? ch->v.depth : ASYNC_RING_DEPTH,
+				    ch->v.wait_ns, name, ctx);
 	}
 	if (ferror(f))
 		err = ai_err("write", path, -EIO);
 	if (fclose(f) && !err)
 		err = ai_err("write", path, -errno);
-cleanup:
-	free(vals);
 	return err;
 }

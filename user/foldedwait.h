@@ -22,11 +22,9 @@ typedef const char *(*ai_fw_name_fn)(void *ctx, int32_t pid, uint64_t desc, char
 void ai_folded_wait_line(FILE *f, int32_t pid, const uint64_t *fn, uint32_t depth,
 			 uint64_t wait_ns, ai_fw_name_fn name, void *ctx);
 
-/*
- * Writes the per-CPU wait-stack map of bpf/trace.bpf.c (struct trace_stack_key ->
- * struct trace_stack) to `path`, for process pid (-1: all). Negative errno, printed.
- */
-int ai_folded_wait_write_map(const char *path, int map_fd, int ncpus, int32_t pid,
-			     ai_fw_name_fn name, void *ctx);
+struct ai_chains;
+/* Writes the await chains of `c` (process pid, -1: all) to `path`. Negative errno, printed. */
+int ai_folded_wait_write(const char *path, const struct ai_chains *c, int32_t pid,
+			 ai_fw_name_fn name, void *ctx);
 
 #endif /* AI_FOLDEDWAIT_H */

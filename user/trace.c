@@ -25,6 +25,7 @@
 #include "common.h"
 #include "desc.h"
 #include "execlib.h"
+#include "chains.h"
 #include "foldedwait.h"
 #include "proc.h"
 #include "rings.h"
@@ -224,7 +225,6 @@ struct trace_ctx {
 	uint64_t start_ns;
 	uint64_t end_ns; /* when tracing stopped, 0 while it runs */
 	int ncpus;
-	void *pcpu_buf; /* one per-CPU value of the largest per-CPU map */
 };
 
 static struct proc_info *proc_get(struct trace_ctx *c, pid_t pid)
@@ -425,25 +425,31 @@ static void names_from_files(struct trace_ctx *c, struct proc_info *p, const cha
 			     const char *probe_obj)
 {
 	const char *paths[2] = { exe, probe_obj };
-	struct trace_key key, next, *prev = NULL;
 	uint64_t *seen = NULL, *tmp;
+	struct ai_chains ch;
 	size_t n = 0;
-	int fds[2] = { bpf_map__fd(c->skel->maps.funcs), bpf_map__fd(c->skel->maps.awaits) };
 
-	for (int m = 0; m < 2; m++) {
-		prev = NULL;
-		while (!bpf_map_get_next_key(fds[m], prev, &next)) {
-			key = next;
-			prev = &key;
-			if ((pid_t)key.pid != p->pid || !key.id)
-				continue;
-			tmp = realloc(seen, (n + 1) * sizeof(*seen));
-			if (!tmp)
-				break;
-			seen = tmp;
-			seen[n++] = key.id;
+	/* the descriptors on the chains seen */
+	if (ai_chains_read(bpf_map__fd(c->skel->maps.chains), c->ncpus, &ch))
+		return;
+	for (size_t i = 0; i < ch.nchains; i++) {
+		const struct ai_chain *k = &ch.chains[i];
+
+		for (uint32_t j = 0; k->pid == p->pid && j < k->v.depth && j < ASYNC_RING_DEPTH; j++) {
+			uint64_t d[2] = { k->v.fn[j], k->v.at[j] };
+
+			for (int m = 0; m < 2; m++) {
+				if (!d[m])
+					continue;
+				tmp = realloc(seen, (n + 1) * sizeof(*seen));
+				if (!tmp)
+					break;
+				seen = tmp;
+				seen[n++] = d[m];
+			}
 		}
 	}
+	ai_chains_free(&ch);
 	for (int i = 0; i < 2 && n; i++) {
 		if (i == 1 && !strcmp(paths[0], paths[1]))
 			break;
@@ -473,7 +479,7 @@ static char *desc_loc(struct proc_info *p, uint64_t addr)
 static void discover_procs(struct trace_ctx *c)
 {
 	struct trace_key key, next, *prev = NULL;
-	int fd = bpf_map__fd(c->skel->maps.funcs);
+	int fd = bpf_map__fd(c->skel->maps.chains);
 	pid_t last = 0;
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
@@ -559,98 +565,54 @@ static int fill_tasks(struct trace_ctx *c, struct ai_summary *s, bool final)
 	return ai_summary_lost_add(s, "evicted_tasks", inserts > present ? inserts - present : 0);
 }
 
-/*
- * Steps through the per-CPU map `fd`: the next key into *key (*started false at first) and
- * its values, one per CPU, into c->pcpu_buf (entries deleted meanwhile are skipped).
- * Returns false at the end.
- */
-static bool pcpu_next(struct trace_ctx *c, int fd, struct trace_key *key, bool *started)
+/* Function and await-point rows: sums over the await chains that hold them (chains.h). */
+static int fill_funcs(struct trace_ctx *c, struct ai_summary *s, const struct ai_chains *ch)
 {
-	struct trace_key next;
+	for (size_t i = 0; i < ch->nfuncs; i++) {
+		const struct ai_chain_row *r = &ch->funcs[i];
+		struct proc_info *p = proc_get(c, (pid_t)r->pid);
+		struct ai_sum_function *f = ai_summary_add_function(s);
 
-	while (!bpf_map_get_next_key(fd, *started ? key : NULL, &next)) {
-		*key = next;
-		*started = true;
-		if (!bpf_map_lookup_elem(fd, key, c->pcpu_buf))
-			return true;
-	}
-	return false;
-}
-
-/* CPU `cpu`'s value (of `size` bytes) in c->pcpu_buf, as per-CPU map lookups lay them out. */
-static const void *pcpu_val(const struct trace_ctx *c, int cpu, size_t size)
-{
-	return (const char *)c->pcpu_buf + (size_t)cpu * ((size + 7) & ~7ul);
-}
-
-static int fill_funcs(struct trace_ctx *c, struct ai_summary *s)
-{
-	int fd = bpf_map__fd(c->skel->maps.funcs);
-	struct trace_key key;
-	bool started = false;
-
-	while (pcpu_next(c, fd, &key, &started)) {
-		struct ai_sum_function *f;
-		struct proc_info *p;
-
-		p = proc_get(c, (pid_t)key.pid);
-		f = ai_summary_add_function(s);
 		if (!f)
 			return -ENOMEM;
-		f->pid = (int32_t)key.pid;
-		f->name = desc_function(p, key.id);
-		f->location = desc_loc(p, key.id);
-		for (int cpu = 0; cpu < c->ncpus; cpu++) {
-			const struct trace_func *v = pcpu_val(c, cpu, sizeof(*v));
-
-			f->tasks += v->tasks;
-			f->calls += v->waits;
-			f->polls += v->polls;
-			f->busy_ns += v->busy_ns;
-			f->idle_ns += v->idle_ns;
-			f->sched_delay_ns += v->sched_ns;
-			if (v->max_poll_ns > f->max_poll_ns)
-				f->max_poll_ns = v->max_poll_ns;
-			f->long_polls += v->long_polls;
-			for (int i = 0; i < TRACE_HIST_SLOTS && i < AI_HIST_SLOTS; i++) {
-				f->poll_ns_log2[i] += v->poll_hist[i];
-				f->sched_delay_ns_log2[i] += v->sched_hist[i];
-			}
+		f->pid = r->pid;
+		f->name = desc_function(p, r->desc);
+		f->location = desc_loc(p, r->desc);
+		f->tasks = r->tasks;
+		f->calls = r->nested_waits;
+		f->polls = r->polls;
+		f->busy_ns = r->busy_ns;
+		f->idle_ns = r->idle_ns;
+		f->sched_delay_ns = r->sched_ns;
+		f->max_poll_ns = r->max_poll_ns;
+		f->long_polls = r->long_polls;
+		for (int k = 0; k < TRACE_HIST_SLOTS && k < AI_HIST_SLOTS; k++) {
+			f->poll_ns_log2[k] = r->poll_hist[k];
+			f->sched_delay_ns_log2[k] = r->sched_hist[k];
 		}
 	}
 	return 0;
 }
 
-static int fill_awaits(struct trace_ctx *c, struct ai_summary *s)
+static int fill_awaits(struct trace_ctx *c, struct ai_summary *s, const struct ai_chains *ch)
 {
-	int fd = bpf_map__fd(c->skel->maps.awaits);
-	struct trace_key key;
-	bool started = false;
+	for (size_t i = 0; i < ch->nawaits; i++) {
+		const struct ai_chain_row *r = &ch->awaits[i];
+		struct proc_info *p = proc_get(c, (pid_t)r->pid);
+		const struct ai_desc *d = desc_find(p, r->desc);
+		struct ai_sum_await *a = ai_summary_add_await(s);
 
-	while (pcpu_next(c, fd, &key, &started)) {
-		const struct ai_desc *d;
-		struct ai_sum_await *a;
-		struct proc_info *p;
-
-		p = proc_get(c, (pid_t)key.pid);
-		a = ai_summary_add_await(s);
 		if (!a)
 			return -ENOMEM;
-		a->pid = (int32_t)key.pid;
-		d = desc_find(p, key.id);
-		a->function = ai_summary_desc_name(d, key.id);
+		a->pid = r->pid;
+		a->function = ai_summary_desc_name(d, r->desc);
 		a->callee = d && d->callee ? strdup(d->callee) : NULL;
-		a->location = desc_loc(p, key.id);
-		for (int cpu = 0; cpu < c->ncpus; cpu++) {
-			const struct trace_await *v = pcpu_val(c, cpu, sizeof(*v));
-
-			a->waits += v->waits;
-			a->wait_ns += v->wait_ns;
-			if (v->max_wait_ns > a->max_wait_ns)
-				a->max_wait_ns = v->max_wait_ns;
-			for (int i = 0; i < TRACE_HIST_SLOTS && i < AI_HIST_SLOTS; i++)
-				a->wait_ns_log2[i] += v->wait_hist[i];
-		}
+		a->location = desc_loc(p, r->desc);
+		a->waits = r->waits;
+		a->wait_ns = r->wait_ns;
+		a->max_wait_ns = r->max_wait_ns;
+		for (int k = 0; k < TRACE_HIST_SLOTS && k < AI_HIST_SLOTS; k++)
+			a->wait_ns_log2[k] = r->wait_hist[k];
 	}
 	return 0;
 }
@@ -690,6 +652,7 @@ static void waits_from_registry(struct ai_summary *s)
 static int build_summary(struct trace_ctx *c, struct ai_summary *s, int32_t pid, bool final)
 {
 	uint64_t now = c->end_ns ? c->end_ns : ai_now_ns(), ring_lost, ring_read;
+	struct ai_chains ch;
 	int err;
 
 	err = ai_summary_init(s, pid);
@@ -699,9 +662,13 @@ static int build_summary(struct trace_ctx *c, struct ai_summary *s, int32_t pid,
 	s->duration_ns = now - c->start_ns;
 	err = fill_tasks(c, s, final);
 	if (!err)
-		err = fill_funcs(c, s);
+		err = ai_chains_read(bpf_map__fd(c->skel->maps.chains), c->ncpus, &ch);
+	if (err)
+		return err;
+	err = fill_funcs(c, s, &ch);
 	if (!err)
-		err = fill_awaits(c, s);
+		err = fill_awaits(c, s, &ch);
+	ai_chains_free(&ch);
 	if (err)
 		return err;
 	for (size_t i = 0; i < c->nprocs; i++) {
@@ -716,12 +683,8 @@ static int build_summary(struct trace_ctx *c, struct ai_summary *s, int32_t pid,
 	}
 	ai_rings_counts(bpf_map__fd(c->skel->maps.rings), pid, &ring_lost, &ring_read);
 	if ((err = ai_summary_lost_add(s, "ring_overruns", ring_lost)) ||
-	    (err = ai_summary_lost_add(s, "wait_stack_map_full",
-				       read_stat(c, TRACE_STAT_STACK_FULL))) ||
 	    (err = ai_summary_lost_add(s, "task_map_full", read_stat(c, TRACE_STAT_TASK_FULL))) ||
-	    (err =
-		 ai_summary_lost_add(s, "function_map_full", read_stat(c, TRACE_STAT_FUNC_FULL))) ||
-	    (err = ai_summary_lost_add(s, "await_map_full", read_stat(c, TRACE_STAT_AWAIT_FULL))))
+	    (err = ai_summary_lost_add(s, "chain_map_full", read_stat(c, TRACE_STAT_CHAIN_FULL))))
 		return err;
 	if (final) {
 		struct ai_lint_opts lo;
@@ -1082,8 +1045,15 @@ static const char *fw_name(void *ctx, int32_t pid, uint64_t desc, char *buf, siz
 
 static int write_folded_wait(struct trace_ctx *c, int32_t pid)
 {
-	return ai_folded_wait_write_map(env.folded_wait, bpf_map__fd(c->skel->maps.waitstacks),
-					c->ncpus, pid, fw_name, c);
+	struct ai_chains ch;
+	int err;
+
+	err = ai_chains_read(bpf_map__fd(c->skel->maps.chains), c->ncpus, &ch);
+	if (err)
+		return ai_err("read", "the await chains", err);
+	err = ai_folded_wait_write(env.folded_wait, &ch, pid, fw_name, c);
+	ai_chains_free(&ch);
+	return err;
 }
 
 /* Waits for a child; its status the way a shell reports it. */
@@ -1164,12 +1134,6 @@ int cmd_trace(int argc, char **argv)
 		ai_err("count", "possible CPUs", c.ncpus ? c.ncpus : -EINVAL);
 		return AI_EXIT_FAIL;
 	}
-	c.pcpu_buf = calloc(c.ncpus, sizeof(struct trace_func) + sizeof(struct trace_await) + 16);
-	if (!c.pcpu_buf) {
-		ai_err("allocate", "buffers", -ENOMEM);
-		return AI_EXIT_FAIL;
-	}
-
 	c.skel = trace_bpf__open();
 	if (!c.skel) {
 		err = -errno;
@@ -1385,7 +1349,6 @@ cleanup:
 	for (size_t i = 0; i < c.nprocs; i++)
 		proc_free(&c.procs[i]);
 	free(c.procs);
-	free(c.pcpu_buf);
 	prev_free();
 	if (err)
 		return AI_EXIT_FAIL;

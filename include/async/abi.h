@@ -214,9 +214,10 @@ struct async_ring_rec {
 	__u64 leaf;	   /* innermost AWAIT descriptor it stopped at, 0 when ready */
 	__u8 result;	   /* enum async_poll_result */
 	__u8 depth;	   /* frames in fn[]/at[], 1..ASYNC_RING_DEPTH */
-	__u8 wait_kind;	   /* enum async_wait_kind in the task record at the poll's end, 0 none */
+	__u8 wait_kind;	   /* enum async_wait_kind of the wait this poll ended (0: none known) */
 	__u8 flags;	   /* ASYNC_RING_TRUNCATED */
-	__u32 reserved;
+	__u8 end_wait_kind; /* enum async_wait_kind registered at the poll's end, 0 none */
+	__u8 reserved[3];
 	__u64 fn[ASYNC_RING_DEPTH];
 	__u64 at[ASYNC_RING_DEPTH];
 };

@@ -31,6 +31,7 @@
 #include "../../runtime/probes.h"
 
 static const struct async_desc *d_fn, *d_profile, *d_posts;
+static unsigned no_wait;
 
 static uint64_t now_ns(void)
 {
@@ -100,7 +101,8 @@ static void ring_put(struct fake_task *t, uint64_t start, uint64_t end, uint64_t
 	r->leaf = state;
 	r->result = (uint8_t)ready;
 	r->depth = 1;
-	r->wait_kind = (uint8_t)wait_kind;
+	r->wait_kind = resumed_at && !no_wait ? ASYNC_WAIT_TIMER : ASYNC_WAIT_NONE;
+	r->end_wait_kind = (uint8_t)wait_kind;
 	r->fn[0] = (uint64_t)(uintptr_t)d_fn;
 	r->at[0] = resumed_at;
 	t->last_end = end;
@@ -118,8 +120,6 @@ static void fake_user_poll(void)
 	d_profile = &profile_desc;
 	d_posts = &posts_desc;
 }
-
-static unsigned no_wait;
 
 static void poll_wave(struct fake_task *t, unsigned n, unsigned wave, unsigned long_ms)
 {

@@ -110,6 +110,7 @@ static __always_inline long ai_ring_step(struct ai_drain_ctx *c, int sleepable)
 	if (ai_ring_copy(b->recs, n * sizeof(struct async_ring_rec),
 			 st->recs + idx * sizeof(struct async_ring_rec), c->task, sleepable)) {
 		__sync_fetch_and_add(&st->lost, n);
+		__sync_fetch_and_add(&st->faults, n);
 		return 0;
 	}
 	/* what the writer overwrote while we copied is not what it was: count it lost */

@@ -16,6 +16,7 @@ struct ai_ring_state {
 	__u64 tail;  /* index of the next record to read */
 	__u64 lost;  /* records overwritten before they were read (overruns) */
 	__u64 read;  /* records read and aggregated */
+	__u64 faults; /* of `lost`: records that could not be copied (memory gone) */
 	__u32 pid;   /* tgid of the writing thread */
 	__u32 slots; /* a power of two */
 };

@@ -130,11 +130,20 @@ int ai_rings_drain(struct bpf_link *link)
 static void *drainer_main(void *arg)
 {
 	struct ai_rings_drainer *d = arg;
-	struct timespec ts = { 0, (long)AI_RINGS_DRAIN_NS };
 
 	while (!atomic_load(&d->stop)) {
+		uint64_t t0 = ai_now_ns(), took;
+
 		ai_rings_drain(d->link);
-		nanosleep(&ts, NULL);
+		/* a drain that took long met a busy writer: go again sooner */
+		took = ai_now_ns() - t0;
+		if (took < AI_RINGS_DRAIN_NS) {
+			uint64_t ns = AI_RINGS_DRAIN_NS - took;
+			struct timespec ts = { (time_t)(ns / 1000000000ull),
+					       (long)(ns % 1000000000ull) };
+
+			nanosleep(&ts, NULL);
+		}
 	}
 	return NULL;
 }

@@ -11,6 +11,7 @@
 #include <bpf/usdt.bpf.h>
 
 #include "record.h"
+#include "aggregate.h"
 
 const volatile __u32 targ_tgid = 0;	       /* 0: every process */
 const volatile __u64 wakeup_bytes = 256 << 10; /* wake the reader past this much unread */
@@ -104,6 +105,59 @@ int BPF_USDT(rec_task_spawn, __u64 task_id, __u64 parent_id, __u64 fn, __u64 nam
 	};
 
 	return emit(&e, sizeof(e), AI_REC_SPAWN, 0);
+}
+
+/*
+ * One ring record (bpf/rings.bpf.h drains the rings): the same poll event the poll probe
+ * gives, stamped with the poll's end, plus the await chain it resumed from.
+ */
+__attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __u32 pid, __u32 tid)
+{
+	struct ai_rec_poll *e;
+	__u32 wake = 0;
+
+	if (!rr || !armed || (targ_tgid && pid != targ_tgid))
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__u32 zero = 0;
+		__u64 *cnt = bpf_map_lookup_elem(&lost, &zero);
+
+		if (cnt)
+			*cnt += 1;
+		return 0;
+	}
+	e->h.type = AI_REC_POLL;
+	e->h.size = sizeof(*e);
+	e->h.pid = pid;
+	e->h.tid = tid;
+	e->h.cpu = bpf_get_smp_processor_id();
+	e->h.ts = rr->end_ns;
+	ai_ring_poll_rec(rr, tid, &e->rec);
+	if (!first_seen) {
+		first_seen = 1;
+		wake = 1;
+	}
+	submit(e, wake);
+	return 0;
+}
+
+#include "rings.bpf.h"
+
+/* Triggered by the loader: drains the poll rings of the recorded process. */
+SEC("iter.s/task")
+int rec_drain(struct bpf_iter__task *ctx)
+{
+	ai_rings_drain_task(ctx->task);
+	return 0;
+}
+
+/* libasync:ring: a ring appeared (follow it) or is about to go (drain it now). */
+SEC("usdt")
+int BPF_USDT(rec_ring, __u32 tid, __u64 ring, __u32 slots, __u64 head, __u32 event)
+{
+	ai_rings_probe(tid, ring, slots, head, event);
+	return 0;
 }
 
 SEC("usdt")

@@ -9,7 +9,7 @@
  *   ai_rings_probe() registers a new ring, or drains one with bpf_probe_read_user from
  *   the process that owns it.
  * Readers claim ranges of a ring by compare-and-swap on its tail, so the two never read a
- * record twice. Every record read goes to ai_ring_record(rec, pid), which the including
+ * record twice. Every record read goes to ai_ring_record(rec, pid, tid), which the including
  * program defines before including this file. Overruns (records overwritten before they
  * were read) are counted in the ring's state, never silent.
  */
@@ -19,7 +19,7 @@
 #include "rings.h"
 
 /* A global BPF function (verified once per program, not once per call site). */
-__attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *r, __u32 pid);
+__attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *r, __u32 pid, __u32 tid);
 
 /* Set by the loader once its final drain is done: nothing is counted any more. */
 volatile __u32 rings_stopped;
@@ -58,7 +58,7 @@ static long ai_ring_rec_cb(__u32 i, struct ai_drain_ctx *c)
 
 	if (!b)
 		return 1;
-	ai_ring_record(&b->recs[k], c->pid);
+	ai_ring_record(&b->recs[k], c->pid, c->tid);
 	return 0;
 }
 

@@ -113,7 +113,7 @@ static __always_inline struct trace_chain *chain_get(const struct async_ring_rec
  * its latest poll. The ring drain
  * (rings.bpf.h) calls this once per record.
  */
-__attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __u32 pid)
+__attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __u32 pid, __u32 tid)
 {
 	struct ai_poll_times pt;
 	struct async_poll_rec r;
@@ -124,7 +124,7 @@ __attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __
 
 	if (!rr || (stop && rr->end_ns > stop))
 		return 0;
-	ai_ring_poll_rec(rr, 0, &r);
+	ai_ring_poll_rec(rr, tid, &r);
 	t = task_get(pid, r.task_id);
 	if (!t)
 		return 0;
@@ -237,7 +237,7 @@ int BPF_USDT(trace_poll, __u64 task_id, __u64 start_ns_, __u64 end_ns, __u64 wok
 		if (t->wait_poll == t->polls + 1)
 			r.end_wait_kind = (__u8)t->wait_kind;
 	}
-	ai_ring_record(&r, key.pid);
+	ai_ring_record(&r, key.pid, (__u32)bpf_get_current_pid_tgid());
 	return 0;
 }
 

@@ -123,12 +123,6 @@ static void live_dec(struct async_exec *exec)
 /* Any consumer of traced polls: the poll rings or the poll probe. */
 #define POLL_TRACED() (ASYNC_PROBE_ENABLED(ring) || ASYNC_PROBE_ENABLED(poll))
 
-/* A clock read that only a traced path needs (kept out of the hot paths' code). */
-static ASYNC__PROBE_COLD uint64_t probe_clock(void)
-{
-	return async__clock();
-}
-
 static ASYNC__PROBE_COLD void probe_task_done(const struct async_task *t)
 {
 	ASYNC_PROBE(task_done, t->abi.id, (int32_t)t->result, async__clock());
@@ -396,12 +390,25 @@ static void push(struct async_task *t)
 	}
 }
 
+/* A traced wake: a precise time, which the next poll on this worker must not precede. */
+static ASYNC__PROBE_COLD void note_wake_traced(struct async_task *t)
+{
+	struct async__worker *w = async__cur_worker;
+
+	async__store(&t->abi.last_wake_ns, async__clock());
+	if (w)
+		w->poll_end_now = false;
+}
+
 static inline void note_wake(struct async_task *t)
 {
 	struct async_task *cur = async__cur_task;
 
 	async__store(&t->waker_id, cur ? cur->abi.id : 0);
-	async__store(&t->abi.last_wake_ns, POLL_TRACED() ? probe_clock() : thread_now());
+	if (POLL_TRACED())
+		note_wake_traced(t);
+	else
+		async__store(&t->abi.last_wake_ns, thread_now());
 }
 
 void async__schedule(struct async_task *t)
@@ -559,6 +566,7 @@ ring_begin(struct async__worker *w, const struct async_task *t, const struct asy
 
 	if (__builtin_expect(!ring, 0)) {
 		ring = async__ring_new(w->rec);
+		w->poll_end_now = false;
 		if (!ring)
 			return NULL;
 	}
@@ -623,12 +631,13 @@ static __attribute__((noinline, cold)) enum async_poll poll_traced(struct async_
 								   struct async_task *t)
 {
 	struct async_frame *frame = t->future;
+	/* first: allocating the ring (a thread's first traced poll) is not the poll's time */
+	struct async_ring_rec *rec =
+	    ASYNC_PROBE_ENABLED(ring) && w->rec ? ring_begin(w, t, frame) : NULL;
 	/* back to back with the previous traced poll: its end is this one's start */
 	uint64_t start = w->poll_end_now ? w->poll_end : async__clock();
 	uint64_t woken = async__load(&t->abi.last_wake_ns);
 	uint64_t waker = async__load(&t->waker_id);
-	struct async_ring_rec *rec =
-	    ASYNC_PROBE_ENABLED(ring) && w->rec ? ring_begin(w, t, frame) : NULL;
 	enum async_poll r = poll_once(w, t, start);
 	uint64_t end = async__clock();
 

@@ -11,7 +11,6 @@
 #include <bpf/usdt.bpf.h>
 
 #include "record.h"
-#include "aggregate.h"
 
 const volatile __u32 targ_tgid = 0;	       /* 0: every process */
 const volatile __u64 wakeup_bytes = 256 << 10; /* wake the reader past this much unread */
@@ -36,6 +35,8 @@ __u32 first_seen;
  * spawned but not polled (its probes attach one after the other).
  */
 __u32 armed;
+/* Set by the loader before it attaches (CLOCK_MONOTONIC). */
+volatile __u64 rec_start_ns;
 
 static __always_inline void *reserve(__u32 size, __u16 type, __u32 *wake)
 {
@@ -107,13 +108,10 @@ int BPF_USDT(rec_task_spawn, __u64 task_id, __u64 parent_id, __u64 fn, __u64 nam
 	return emit(&e, sizeof(e), AI_REC_SPAWN, 0);
 }
 
-/*
- * One ring record (bpf/rings.bpf.h drains the rings): the same poll event the poll probe
- * gives, stamped with the poll's end, plus the await chain it resumed from.
- */
+/* One ring record (bpf/rings.bpf.h drains the rings), as an AI_REC_RING event. */
 __attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __u32 pid, __u32 tid)
 {
-	struct ai_rec_poll *e;
+	struct ai_rec_ring *e;
 	__u32 wake = 0;
 
 	if (!rr || !armed || (targ_tgid && pid != targ_tgid))
@@ -127,13 +125,16 @@ __attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __
 			*cnt += 1;
 		return 0;
 	}
-	e->h.type = AI_REC_POLL;
+	e->h.type = AI_REC_RING;
 	e->h.size = sizeof(*e);
 	e->h.pid = pid;
 	e->h.tid = tid;
 	e->h.cpu = bpf_get_smp_processor_id();
 	e->h.ts = rr->end_ns;
-	ai_ring_poll_rec(rr, tid, &e->rec);
+	__builtin_memcpy(&e->rec, rr, sizeof(e->rec));
+	/* a previous poll before the recording is not one of its polls */
+	if (e->rec.prev_end_ns < rec_start_ns)
+		e->rec.prev_end_ns = 0;
 	if (!first_seen) {
 		first_seen = 1;
 		wake = 1;

@@ -634,9 +634,11 @@ static __attribute__((noinline, cold)) enum async_poll poll_traced(struct async_
 	/* first: allocating the ring (a thread's first traced poll) is not the poll's time */
 	struct async_ring_rec *rec =
 	    ASYNC_PROBE_ENABLED(ring) && w->rec ? ring_begin(w, t, frame) : NULL;
-	/* back to back with the previous traced poll: its end is this one's start */
-	uint64_t start = w->poll_end_now ? w->poll_end : async__clock();
 	uint64_t woken = async__load(&t->abi.last_wake_ns);
+	/* back to back with the previous traced poll: its end is this one's start, unless
+	 * the task was woken since (by another thread) */
+	uint64_t start =
+	    w->poll_end_now && woken <= w->poll_end ? w->poll_end : async__clock();
 	uint64_t waker = async__load(&t->waker_id);
 	enum async_poll r = poll_once(w, t, start);
 	uint64_t end = async__clock();

@@ -439,6 +439,7 @@ int cmd_record(int argc, char **argv)
 			fprintf(stderr, "(run with -v to see the verifier log)\n");
 		goto cleanup;
 	}
+	c.skel->bss->rec_start_ns = ai_now_ns();
 	/* -p: the rings it has already, from their present head on */
 	if (env.pid && (err = ai_rings_follow(bpf_map__fd(c.skel->maps.rings), pid)))
 		ai_warnf("cannot read the poll rings of PID %d: %s", (int)pid, strerror(-err));

@@ -131,6 +131,9 @@ __attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __
 	/* a previous poll before this session does not count: this is the first one seen */
 	prev_end = rr->prev_end_ns >= start_ns ? rr->prev_end_ns : 0;
 	first = prev_end == 0;
+	/* the runtime's spawn time (the first poll's woken_ns) precedes the probe's trap */
+	if (first && t->spawn_ns && r.woken_ns && r.woken_ns < t->spawn_ns)
+		t->spawn_ns = r.woken_ns;
 	ai_poll_times(&r, prev_end, t->spawn_ns, &pt);
 	older = rr->end_ns < t->last_end_ns;
 	if (older)

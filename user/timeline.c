@@ -303,6 +303,9 @@ static int replay_ring(struct ai_timeline *tl, uint32_t pid, uint32_t tid,
 	t = task_get(tl, pid, r.task_id, true);
 	if (!t)
 		return -ENOMEM;
+	/* the runtime's spawn time (the first poll's woken_ns) precedes the probe's trap */
+	if (!prev_end && t->spawn_ns && r.woken_ns && r.woken_ns < t->spawn_ns)
+		t->spawn_ns = r.woken_ns;
 	ai_poll_times(&r, prev_end, t->spawn_ns, &pt);
 	older = rr->end_ns < t->last_end_ns;
 	saved = *t;

@@ -16,7 +16,7 @@
 struct bpf_program;
 struct bpf_link;
 
-#define AI_RINGS_DRAIN_NS 10000000ull /* drain period: 10 ms */
+#define AI_RINGS_DRAIN_NS 5000000ull /* drain period: 5 ms */
 
 /*
  * Follows the rings pid's threads have now, from their current head (so records of an

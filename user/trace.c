@@ -104,7 +104,7 @@ static const struct argp_option opts[] = {
 	  "Tasks kept in the kernel map (default 16384); older ones are evicted and counted", 0 },
 	{ "ring-slots", OPT_RING_SLOTS, "N", 0,
 	  "Slots of the poll rings the traced process allocates from now on (a power of two, "
-	  "64..4194304; default 65536 per worker thread)",
+	  "64..4194304; default 16384 per worker thread)",
 	  0 },
 	{ "folded-wait", OPT_FOLDED_WAIT, "FILE", 0,
 	  "Write the await chains as folded stacks weighted by nanoseconds waited (a wait-time "

@@ -187,7 +187,7 @@ struct async_thread_abi {
  */
 #define ASYNC_RING_MAGIC	 0x474e4952u /* "RING" */
 #define ASYNC_RING_DEPTH	 5	     /* frames of the await chain a record carries */
-#define ASYNC_RING_SLOTS_DEFAULT 65536	     /* records (9.5 MiB per worker thread) */
+#define ASYNC_RING_SLOTS_DEFAULT 16384	     /* records (2.4 MiB per worker thread) */
 #define ASYNC_RING_SLOTS_MIN	 64
 #define ASYNC_RING_SLOTS_MAX	 (1u << 22)
 

@@ -405,7 +405,7 @@ static inline void note_wake(struct async_task *t)
 	struct async_task *cur = async__cur_task;
 
 	async__store(&t->waker_id, cur ? cur->abi.id : 0);
-	if (POLL_TRACED())
+	if (ASYNC_PROBES_HOT()) /* one test of the hot word, as before the rings */
 		note_wake_traced(t);
 	else
 		async__store(&t->abi.last_wake_ns, thread_now());

@@ -173,5 +173,5 @@ int main(void)
 		BOTH_MODES(test_fields_with_waits),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return RUN_AT_UPTIMES(tests);
 }

@@ -959,5 +959,5 @@ int main(void)
 		BOTH_MODES(test_spawn_during_free),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return RUN_AT_UPTIMES(tests);
 }

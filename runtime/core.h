@@ -60,7 +60,10 @@ struct async__worker {
 	_Atomic uint32_t parked __attribute__((aligned(64))); /* futex word */
 	uint64_t now;					      /* cached CLOCK_MONOTONIC */
 	unsigned tick;
-	bool yield_now;	  /* async_cx_wake_self during this poll */
+	bool yield_now; /* async_cx_wake_self during this poll */
+	/* tasks that yielded (FIFO through task->next): they run again only after every
+	 * task that was ready meanwhile, and after a look for due timers and I/O */
+	struct async_task *yielded_head, *yielded_tail;
 	bool wake_driver; /* a timer added during this poll needs the driver to re-plan */
 	bool polling;	  /* inside a poll function */
 	/* run_task_plain or run_task_probed (exec.c): re-chosen every 16 polls */

@@ -256,8 +256,9 @@ void async__driver_turn(struct async_exec *exec, bool block)
 		int ms = -1;
 
 		if (tsp) {
-			uint64_t d_ms = ((uint64_t)ts.tv_sec * 1000000000ull +
-					 (uint64_t)ts.tv_nsec + 999999) / 1000000;
+			uint64_t d_ms =
+			    ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + 999999) /
+			    1000000;
 
 			ms = d_ms > INT_MAX ? INT_MAX : (int)d_ms;
 		}

@@ -85,7 +85,6 @@ static inline int run_at_uptimes(const char *name, const struct CMUnitTest *test
 	return failed;
 }
 
-#define RUN_AT_UPTIMES(tests) \
-	run_at_uptimes(__FILE__, (tests), sizeof(tests) / sizeof((tests)[0]))
+#define RUN_AT_UPTIMES(tests) run_at_uptimes(__FILE__, (tests), sizeof(tests) / sizeof((tests)[0]))
 
 #endif /* TEST_EXEC_MODES_H */

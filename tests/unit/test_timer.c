@@ -415,8 +415,8 @@ static void test_deadline_passed_before_driver_sleeps(void **state)
 	for (int round = 0; round < 20; round++) {
 		struct late_sleeper f = { 0 };
 
-		assert_int_equal(
-		    async_block_on(exec, "late", ASYNC_POLL_FN(late_sleeper_poll), &f), 0);
+		assert_int_equal(async_block_on(exec, "late", ASYNC_POLL_FN(late_sleeper_poll), &f),
+				 0);
 		assert_int_equal(f.polls, 2);
 	}
 	pthread_mutex_lock(&g.lock);
@@ -430,10 +430,14 @@ static void test_deadline_passed_before_driver_sleeps(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		BOTH_MODES(test_sleep_accuracy),     BOTH_MODES(test_sleep_zero_and_past),
-		BOTH_MODES(test_timer_order),	     BOTH_MODES(test_timer_ties_fifo),
-		BOTH_MODES(test_timer_cancel),	     BOTH_MODES(test_timeout),
-		BOTH_MODES(test_sleep_drop_on_free), BOTH_MODES(test_timer_while_busy),
+		BOTH_MODES(test_sleep_accuracy),
+		BOTH_MODES(test_sleep_zero_and_past),
+		BOTH_MODES(test_timer_order),
+		BOTH_MODES(test_timer_ties_fifo),
+		BOTH_MODES(test_timer_cancel),
+		BOTH_MODES(test_timeout),
+		BOTH_MODES(test_sleep_drop_on_free),
+		BOTH_MODES(test_timer_while_busy),
 		BOTH_MODES(test_deadline_passed_before_driver_sleeps),
 		cmocka_unit_test(test_now),
 	};

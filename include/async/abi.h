@@ -106,7 +106,13 @@ struct async_task_abi {
 	__u64 last_wake_ns;
 	__u64 polls;
 	__u32 wait_kind; /* enum async_wait_kind */
-	__u32 reserved;
+	/*
+	 * Live wakers of this task: clones not yet woken or dropped, wherever they are (a
+	 * timer, the reactor, a mutex or channel queue, a JoinHandle, a plain thread). Every
+	 * registration that can wake a task holds one, so an IDLE task whose count stays 0
+	 * can never be woken again: a lost wake-up, however long ago it got stuck.
+	 */
+	__u32 wakers;
 	__u64 wait_obj;
 	__u64 wait_holder;
 	__u64 wait_desc; /* AWAIT descriptor of the await that waits, 0 if unknown */

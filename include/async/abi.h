@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #endif
 
-#define ASYNC_ABI_VERSION 1
+#define ASYNC_ABI_VERSION 2 /* 2: task .wakers, channel .recv_task/.send_task */
 
 /* ---- descriptors ------------------------------------------------------------------ */
 
@@ -143,6 +143,14 @@ struct async_chan_abi {
 	__u32 len;	/* items queued */
 	__u64 capacity; /* items */
 	__u64 desc;	/* OBJECT descriptor naming where it was created */
+	/*
+	 * The tasks at either end, by id (0: none yet, or a plain thread's try_send/recv):
+	 * the last task that received or waits to receive, and the last that sent or waits
+	 * to send. They link a producer stuck on a full channel to the consumer it waits
+	 * for, and a consumer stuck on an empty one to a producer.
+	 */
+	__u64 recv_task;
+	__u64 send_task;
 };
 
 /* ---- threads ---------------------------------------------------------------------- */

@@ -3,6 +3,7 @@
 #
 #   make            libasync (static, shared, pkg-config), async-inspect, examples
 #   make test       unit tests under ASan+UBSan, then the BPF integration tests (root)
+#   make stress     the runtime unit tests in a loop, quiet then loaded (STRESS_SECONDS)
 #   make demo       start an example, trace it, print the summary (root)
 #   make bench      benchmarks; see bench/RESULTS.md
 #   make fuzz       libFuzzer targets for the file parsers (FUZZ_SECONDS each)
@@ -19,6 +20,7 @@ ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/pp
 			-e 's/riscv64/riscv/' -e 's/s390x/s390/')
 VERSION := 0.1.0
 FUZZ_SECONDS ?= 60
+STRESS_SECONDS ?= 120
 
 ifeq ($(V),1)
 	Q =
@@ -70,8 +72,8 @@ LIBASYNC_SO := $(OUTPUT)/libasync.so
 LIBASYNC_NOPROBES := $(OUTPUT)/noprobes/libasync.a
 TOOL := $(OUTPUT)/async-inspect
 
-.PHONY: all deps lib tool examples tests test unit-test bpf-test demo bench fuzz install \
-	format clean
+.PHONY: all deps lib tool examples tests test unit-test bpf-test stress demo bench fuzz \
+	install format clean
 .DELETE_ON_ERROR:
 # Skeletons and objects built through pattern chains are products, not temporaries.
 .SECONDARY:
@@ -82,8 +84,9 @@ all: lib tool examples
 DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev systemtap-sdt-dev \
 	libcmocka-dev pkg-config
 
-# What the integration tests drive besides the build: JSON checks, wrk load, dot, tmux.
-TEST_DEB_PACKAGES := python3 wrk graphviz tmux binutils bpftrace
+# What the integration tests drive besides the build: JSON checks, wrk load, dot, tmux;
+# gdb prints the stacks of a hung unit test (tests/watchdog).
+TEST_DEB_PACKAGES := python3 wrk graphviz tmux binutils bpftrace gdb
 DEPS_STAMP := $(OUTPUT)/.deps-ok
 TEST_DEPS_STAMP := $(OUTPUT)/.test-deps-ok
 
@@ -111,9 +114,9 @@ $(OUTPUT)/noprobes/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) $(DEPS_STAMP) | $(OU
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -DASYNC_NO_PROBES -fPIC -c $< -o $@
 
-$(OUTPUT)/asan/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) $(DEPS_STAMP) | $(OUTPUT)/asan/runtime
+$(OUTPUT)/asan/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) Makefile $(DEPS_STAMP) | $(OUTPUT)/asan/runtime
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -DASYNC_TEST_CLOCK -O1 -c $< -o $@
 
 $(LIBASYNC_A): $(RUNTIME_OBJS)
 	$(call msg,AR,$@)
@@ -209,6 +212,10 @@ unit-test: $(UNIT_TESTS)
 
 bpf-test: tests
 	$(Q)./tests/run-all --bpf-only $(OUTPUT)
+
+# Not part of `make test`'s time budget: .ci/run calls it after the tests.
+stress: $(RUNTIME_UNIT_TESTS)
+	$(Q)./tests/stress $(OUTPUT) $(STRESS_SECONDS)
 
 # ---- demo ---------------------------------------------------------------------------------
 demo: all $(TEST_DEPS_STAMP)

@@ -142,6 +142,41 @@ static __always_inline __u32 ai_poll_slot(__u64 ns)
 		(t)->state_since_ns = (r)->end_ns;                                              \
 	} while (0)
 
+/*
+ * Task row t and ring record rr (as poll record r): AI_POLL_UPDATE_TASK in any order among
+ * the task's records, with pt computed here from the record's own previous end (prev_end,
+ * 0 when not within the traced window). The runtime's spawn time (a first poll's woken_ns)
+ * replaces a later spawn time taken by the probe; what says where the task is now (its
+ * stop, state, wait) comes from its latest poll only.
+ */
+#define AI_RING_UPDATE_TASK(t, rr, r, pt, prev_end)                     \
+	do {                                                            \
+		__typeof__(*(t)) saved_;                                \
+		int older_ = (rr)->end_ns < (t)->last_end_ns;           \
+                                                                        \
+		if (!(prev_end) && (t)->spawn_ns && (r)->woken_ns &&    \
+		    (r)->woken_ns < (t)->spawn_ns)                      \
+			(t)->spawn_ns = (r)->woken_ns;                  \
+		ai_poll_times(r, prev_end, (t)->spawn_ns, pt);          \
+		if (older_)                                             \
+			__builtin_memcpy(&saved_, (t), sizeof(saved_)); \
+		if ((r)->fn)                                            \
+			(t)->fn = (r)->fn;                              \
+		(t)->wait_kind = (rr)->end_wait_kind;                   \
+		(t)->wait_poll = (t)->polls + 1;                        \
+		AI_POLL_UPDATE_TASK(t, r, pt, (rr)->at[0]);             \
+		if (older_) {                                           \
+			(t)->fn = saved_.fn;                            \
+			(t)->at = saved_.at;                            \
+			(t)->leaf = saved_.leaf;                        \
+			(t)->last_end_ns = saved_.last_end_ns;          \
+			(t)->state = saved_.state;                      \
+			(t)->state_since_ns = saved_.state_since_ns;    \
+			(t)->wait_kind = saved_.wait_kind;              \
+			(t)->wait_poll = (t)->polls;                    \
+		}                                                       \
+	} while (0)
+
 /* Function row f; first: the task's first poll seen; long_poll: the long-poll threshold. */
 #define AI_POLL_UPDATE_FUNC(f, pt, first, long_poll)                  \
 	do {                                                          \

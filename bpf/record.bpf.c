@@ -145,21 +145,8 @@ __attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __
 
 #include "rings.bpf.h"
 
-/* Triggered by the loader: drains the poll rings of the recorded process. */
-SEC("iter.s/task")
-int rec_drain(struct bpf_iter__task *ctx)
-{
-	ai_rings_drain_task(ctx->task);
-	return 0;
-}
-
-/* libasync:ring: a ring appeared (follow it) or is about to go (drain it now). */
-SEC("usdt")
-int BPF_USDT(rec_ring, __u32 tid, __u64 ring, __u32 slots, __u64 head, __u32 event)
-{
-	ai_rings_probe(tid, ring, slots, head, event);
-	return 0;
-}
+/* The ring drain: rec_drain (the iterator the loader triggers), rec_ring (libasync:ring). */
+AI_RINGS_PROGRAMS(rec_drain, rec_ring)
 
 SEC("usdt")
 int BPF_USDT(rec_poll, __u64 task_id, __u64 start_ns, __u64 end_ns, __u64 woken_ns, __u64 state,

@@ -114,8 +114,9 @@ static __always_inline long ai_ring_step(struct ai_drain_ctx *c, int sleepable)
 		return 0;
 	}
 	/* what the writer overwrote while we copied is not what it was: count it lost */
-	if (ai_ring_copy(&head2, sizeof(head2), st->ring + __builtin_offsetof(struct async_ring_abi, head),
-			 c->task, sleepable))
+	if (ai_ring_copy(&head2, sizeof(head2),
+			 st->ring + __builtin_offsetof(struct async_ring_abi, head), c->task,
+			 sleepable))
 		head2 = c->head;
 	if (head2 > slots && head2 - slots > tail)
 		bad = head2 - slots - tail;
@@ -163,9 +164,9 @@ static __always_inline void ai_rings_drain_task(struct task_struct *task)
 	st = bpf_map_lookup_elem(&rings, &c.tid);
 	if (!st || !st->ring || st->pid != c.pid)
 		return;
-	if (bpf_copy_from_user_task(&c.head, sizeof(c.head),
-				    (void *)(st->ring + __builtin_offsetof(struct async_ring_abi, head)),
-				    task, 0))
+	if (bpf_copy_from_user_task(
+		&c.head, sizeof(c.head),
+		(void *)(st->ring + __builtin_offsetof(struct async_ring_abi, head)), task, 0))
 		return;
 	if (c.head <= st->tail)
 		return;
@@ -184,11 +185,14 @@ static __always_inline void ai_rings_probe(__u32 tid, __u64 ring, __u32 slots, _
 		return;
 	st = bpf_map_lookup_elem(&rings, &c.tid);
 	if (event == ASYNC_RING_NEW) {
-		struct ai_ring_state init = { .ring = ring, .tail = head, .pid = c.pid, .slots = slots };
+		struct ai_ring_state init = {
+			.ring = ring, .tail = head, .pid = c.pid, .slots = slots
+		};
 
 		if (!slots || (slots & (slots - 1)) ||
-		    bpf_probe_read_user(&init.recs, sizeof(init.recs),
-					(void *)(ring + __builtin_offsetof(struct async_ring_abi, recs))))
+		    bpf_probe_read_user(
+			&init.recs, sizeof(init.recs),
+			(void *)(ring + __builtin_offsetof(struct async_ring_abi, recs))))
 			return;
 		/* a thread id reused by the same process keeps its counts */
 		if (st && st->pid == c.pid) {
@@ -204,5 +208,24 @@ static __always_inline void ai_rings_probe(__u32 tid, __u64 ring, __u32 slots, _
 		bpf_loop(ai_ring_steps(head - st->tail, st->slots), ai_ring_step_user, &c, 0);
 	st->ring = 0; /* gone: its memory is unmapped next */
 }
+
+/*
+ * The two programs of a ring drain, named `drain` (the iterator the loader triggers) and
+ * `probe` (on libasync:ring).
+ */
+#define AI_RINGS_PROGRAMS(drain, probe)                                                  \
+	SEC("iter.s/task")                                                               \
+	int drain(struct bpf_iter__task *ctx)                                            \
+	{                                                                                \
+		ai_rings_drain_task(ctx->task);                                          \
+		return 0;                                                                \
+	}                                                                                \
+                                                                                         \
+	SEC("usdt")                                                                      \
+	int BPF_USDT(probe, __u32 tid, __u64 ring, __u32 slots, __u64 head, __u32 event) \
+	{                                                                                \
+		ai_rings_probe(tid, ring, slots, head, event);                           \
+		return 0;                                                                \
+	}
 
 #endif /* AI_RINGS_BPF_H */

@@ -11,14 +11,14 @@
 
 /* rings (hash keyed by the writing thread's tid). */
 struct ai_ring_state {
-	__u64 ring;  /* its struct async_ring_abi in the process, 0 once it went away */
-	__u64 recs;  /* address of slot 0 */
-	__u64 tail;  /* index of the next record to read */
-	__u64 lost;  /* records overwritten before they were read (overruns) */
-	__u64 read;  /* records read and aggregated */
+	__u64 ring;   /* its struct async_ring_abi in the process, 0 once it went away */
+	__u64 recs;   /* address of slot 0 */
+	__u64 tail;   /* index of the next record to read */
+	__u64 lost;   /* records overwritten before they were read (overruns) */
+	__u64 read;   /* records read and aggregated */
 	__u64 faults; /* of `lost`: records that could not be copied (memory gone) */
-	__u32 pid;   /* tgid of the writing thread */
-	__u32 slots; /* a power of two */
+	__u32 pid;    /* tgid of the writing thread */
+	__u32 slots;  /* a power of two */
 };
 
 /* A chunk of records copied out of a ring (per-CPU scratch). */

@@ -117,10 +117,10 @@ __attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __
 {
 	struct ai_poll_times pt;
 	struct async_poll_rec r;
-	struct trace_task *t, saved;
+	struct trace_task *t;
 	struct trace_chain *c;
 	__u64 prev_end, stop = stop_ns;
-	int first, older;
+	int first;
 
 	if (!rr || (stop && rr->end_ns > stop))
 		return 0;
@@ -131,30 +131,7 @@ __attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __
 	/* a previous poll before this session does not count: this is the first one seen */
 	prev_end = rr->prev_end_ns >= start_ns ? rr->prev_end_ns : 0;
 	first = prev_end == 0;
-	/* the runtime's spawn time (the first poll's woken_ns) precedes the probe's trap */
-	if (first && t->spawn_ns && r.woken_ns && r.woken_ns < t->spawn_ns)
-		t->spawn_ns = r.woken_ns;
-	ai_poll_times(&r, prev_end, t->spawn_ns, &pt);
-	older = rr->end_ns < t->last_end_ns;
-	if (older)
-		__builtin_memcpy(&saved, t, sizeof(saved));
-	if (r.fn)
-		t->fn = r.fn;
-	t->wait_kind = rr->end_wait_kind;
-	t->wait_poll = t->polls + 1;
-
-	AI_POLL_UPDATE_TASK(t, &r, &pt, rr->at[0]);
-	if (older) {
-		/* a later poll was aggregated already: it says where the task is */
-		t->fn = saved.fn;
-		t->at = saved.at;
-		t->leaf = saved.leaf;
-		t->last_end_ns = saved.last_end_ns;
-		t->state = saved.state;
-		t->state_since_ns = saved.state_since_ns;
-		t->wait_kind = saved.wait_kind;
-		t->wait_poll = t->polls;
-	}
+	AI_RING_UPDATE_TASK(t, rr, &r, &pt, prev_end);
 
 	c = chain_get(rr, pid);
 	if (!c)
@@ -191,21 +168,8 @@ static __always_inline __u32 current_pid(void)
 	return bpf_get_current_pid_tgid() >> 32;
 }
 
-/* Triggered by the loader (a read of the iterator): drains the rings of the threads. */
-SEC("iter.s/task")
-int trace_drain(struct bpf_iter__task *ctx)
-{
-	ai_rings_drain_task(ctx->task);
-	return 0;
-}
-
-/* libasync:ring: a ring appeared (follow it) or is about to go (drain it now). */
-SEC("usdt")
-int BPF_USDT(trace_ring, __u32 tid, __u64 ring, __u32 slots, __u64 head, __u32 event)
-{
-	ai_rings_probe(tid, ring, slots, head, event);
-	return 0;
-}
+/* The ring drain: trace_drain (the iterator the loader triggers), trace_ring (libasync:ring). */
+AI_RINGS_PROGRAMS(trace_drain, trace_ring)
 
 /*
  * The poll probe: one trap per poll, for `top` (trace reads the rings). Its arguments

@@ -82,8 +82,8 @@ struct async__worker {
 	/* tasks that yielded (FIFO through task->next): they run again only after every
 	 * task that was ready meanwhile, and after a look for due timers and I/O */
 	struct async_task *yielded_head, *yielded_tail;
-	bool wake_driver; /* a timer added during this poll needs the driver to re-plan */
-	bool polling;	  /* inside a poll function */
+	bool wake_driver;  /* a timer added during this poll needs the driver to re-plan */
+	bool polling;	   /* inside a poll function */
 	uint64_t poll_end; /* end of the last traced poll (poll_traced) */
 	/* poll_end is the time now, give or take the runtime's work between two polls: the
 	 * next traced poll starts there (one clock read per poll). Cleared when it waits. */

@@ -613,7 +613,8 @@ ring_end(struct async__worker *w, struct async_ring_rec *rec, struct async_task 
 	rec->prev_end_ns = t->last_end_ns;
 	rec->result = (uint8_t)r;
 	rec->end_wait_kind = (uint8_t)async__load(&t->abi.wait_kind);
-	rec->fn[0] = (uint64_t)(uintptr_t)frame->fn; /* an ASYNC_BEGIN root names it when first polled */
+	rec->fn[0] =
+	    (uint64_t)(uintptr_t)frame->fn; /* an ASYNC_BEGIN root names it when first polled */
 	if (r == ASYNC_READY) {
 		rec->state = 0;
 		rec->leaf = 0;
@@ -637,8 +638,7 @@ static __attribute__((noinline, cold)) enum async_poll poll_traced(struct async_
 	uint64_t woken = async__load(&t->abi.last_wake_ns);
 	/* back to back with the previous traced poll: its end is this one's start, unless
 	 * the task was woken since (by another thread) */
-	uint64_t start =
-	    w->poll_end_now && woken <= w->poll_end ? w->poll_end : async__clock();
+	uint64_t start = w->poll_end_now && woken <= w->poll_end ? w->poll_end : async__clock();
 	uint64_t waker = async__load(&t->waker_id);
 	enum async_poll r = poll_once(w, t, start);
 	uint64_t end = async__clock();
@@ -733,8 +733,9 @@ static __attribute__((always_inline)) inline void run_task_impl(struct async__wo
 				if (w->yield_now) {
 					/* a yield is a wake at the poll's end: no idle time */
 					async__store(&t->waker_id, t->abi.id);
-					async__store(&t->abi.last_wake_ns,
-						     traced && POLL_TRACED() ? w->poll_end : w->now);
+					async__store(&t->abi.last_wake_ns, traced && POLL_TRACED()
+									       ? w->poll_end
+									       : w->now);
 				}
 				async__store(&t->abi.state, ASYNC_TASK_SCHEDULED);
 				if (w->yield_now) {

@@ -158,7 +158,8 @@ __attribute__((destructor)) static void rings_flush_at_exit(void)
 	if (!ASYNC_PROBE_ENABLED(ring))
 		return;
 	lock();
-	for (struct async_thread_abi *a = (struct async_thread_abi *)(uintptr_t)async_registry.threads;
+	for (struct async_thread_abi *a =
+		 (struct async_thread_abi *)(uintptr_t)async_registry.threads;
 	     a; a = (struct async_thread_abi *)(uintptr_t)a->next)
 		async__ring_flush((const struct async__thread *)a);
 	unlock();

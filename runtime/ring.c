@@ -33,8 +33,8 @@ struct async__ring *async__ring_new(struct async__thread *th)
 	size_t len = sizeof(struct async__ring) + (size_t)slots * sizeof(struct async_ring_rec);
 	struct async__ring *r;
 
-	r = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE,
-		 -1, 0);
+	r = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE, -1, 0);
 	if (r == MAP_FAILED)
 		return NULL;
 	r->abi.magic = ASYNC_RING_MAGIC;

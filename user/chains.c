@@ -9,8 +9,8 @@
 #include "chains.h"
 #include "common.h"
 
-static struct ai_chain_row *row_get(struct ai_chain_row **rows, size_t *n, size_t *cap,
-				    int32_t pid, uint64_t desc)
+static struct ai_chain_row *row_get(struct ai_chain_row **rows, size_t *n, size_t *cap, int32_t pid,
+				    uint64_t desc)
 {
 	struct ai_chain_row *r;
 
@@ -114,7 +114,8 @@ int ai_chains_read(int map_fd, int ncpus, struct ai_chains *out)
 		started = true;
 		if (bpf_map_lookup_elem(map_fd, &key, vals))
 			continue;
-		ch = ai_add_row((void **)&out->chains, &out->nchains, &out->cap_chains, sizeof(*ch));
+		ch =
+		    ai_add_row((void **)&out->chains, &out->nchains, &out->cap_chains, sizeof(*ch));
 		if (!ch) {
 			err = -ENOMEM;
 			break;

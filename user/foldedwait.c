@@ -8,8 +8,8 @@
 #include "common.h"
 #include "foldedwait.h"
 
-void ai_folded_wait_line(FILE *f, int32_t pid, const uint64_t *fn, uint32_t depth,
-			 uint64_t wait_ns, ai_fw_name_fn name, void *ctx)
+void ai_folded_wait_line(FILE *f, int32_t pid, const uint64_t *fn, uint32_t depth, uint64_t wait_ns,
+			 ai_fw_name_fn name, void *ctx)
 {
 	char buf[256];
 	int n = 0;

@@ -240,8 +240,8 @@ int cmd_report(int argc, char **argv)
 		goto fail;
 	if (env.svg && write_export(env.svg, "an SVG timeline", tl, ai_tl_write_svg))
 		goto fail;
-	if (env.folded_wait && write_export(env.folded_wait, "folded wait stacks", tl,
-					    ai_tl_write_folded_wait))
+	if (env.folded_wait &&
+	    write_export(env.folded_wait, "folded wait stacks", tl, ai_tl_write_folded_wait))
 		goto fail;
 	if (env.text) {
 		struct winsize ws;

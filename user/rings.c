@@ -43,8 +43,9 @@ int ai_rings_follow(int map_fd, pid_t pid)
 			break;
 		addr = th.next;
 		if (!th.ring || ai_proc_read(pid, th.ring, &ring, sizeof(ring)) ||
-		    ring.magic != ASYNC_RING_MAGIC || ring.rec_size != sizeof(struct async_ring_rec) ||
-		    !ring.slots || (ring.slots & (ring.slots - 1)))
+		    ring.magic != ASYNC_RING_MAGIC ||
+		    ring.rec_size != sizeof(struct async_ring_rec) || !ring.slots ||
+		    (ring.slots & (ring.slots - 1)))
 			continue;
 
 		__u32 tid = ring.tid;
@@ -82,8 +83,8 @@ int ai_rings_set_slots(pid_t pid, uint32_t slots)
 	err = ai_snapshot_locate(pid, &reg_addr);
 	if (err)
 		return err;
-	remote.iov_base = (void *)(uintptr_t)(reg_addr +
-					      offsetof(struct async_registry_abi, ring_slots));
+	remote.iov_base =
+	    (void *)(uintptr_t)(reg_addr + offsetof(struct async_registry_abi, ring_slots));
 	if (process_vm_writev(pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(slots))
 		return -errno;
 	return 0;

@@ -193,6 +193,35 @@ static void seen_time(struct ai_timeline *tl, uint64_t t)
 		tl->last_ns = t;
 }
 
+/* With AI_TL_SLICES: the poll r of task t as a slice (from: the await it resumed at). */
+static int add_slice(struct ai_timeline *tl, struct ai_tl_task *t, const struct async_poll_rec *r,
+		     uint64_t from, uint32_t wait_kind)
+{
+	struct ai_tl_poll *p;
+
+	if (!(tl->flags & AI_TL_SLICES))
+		return 0;
+	if (tl->slices >= AI_TL_MAX_SLICES) {
+		tl->dropped_slices++;
+		return 0;
+	}
+	p = ai_add_row((void **)&t->pl, &t->npl, &t->cap_pl, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	tl->slices++;
+	p->start_ns = r->start_ns;
+	p->end_ns = r->end_ns;
+	p->woken_ns = r->woken_ns;
+	p->from = from;
+	p->state = ai_poll_at(r);
+	p->leaf = ai_poll_leaf(r);
+	p->waker = r->waker_id;
+	p->tid = r->tid;
+	p->ready = r->result == ASYNC_RESULT_READY;
+	p->wait_kind = wait_kind;
+	return 0;
+}
+
 /*
  * bpf/trace.bpf.c aggregate_poll, in userspace, on the same record: the arithmetic is
  * shared (bpf/aggregate.h); only where the counters live differs.
@@ -230,29 +259,7 @@ static int replay_poll(struct ai_timeline *tl, uint32_t pid, const struct async_
 		AI_POLL_UPDATE_AWAIT(a, &pt);
 	}
 
-	if (tl->flags & AI_TL_SLICES) {
-		struct ai_tl_poll *p;
-
-		if (tl->slices >= AI_TL_MAX_SLICES) {
-			tl->dropped_slices++;
-			return 0;
-		}
-		p = ai_add_row((void **)&t->pl, &t->npl, &t->cap_pl, sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		tl->slices++;
-		p->start_ns = r->start_ns;
-		p->end_ns = r->end_ns;
-		p->woken_ns = r->woken_ns;
-		p->from = prev_at;
-		p->state = ai_poll_at(r);
-		p->waker = r->waker_id;
-		p->tid = r->tid;
-		p->ready = r->result == ASYNC_RESULT_READY;
-		p->wait_kind = t->wait_kind;
-		p->leaf = ai_poll_leaf(r);
-	}
-	return 0;
+	return add_slice(tl, t, r, prev_at, t->wait_kind);
 }
 
 static struct ai_tl_chain *chain_get(struct ai_timeline *tl, uint32_t pid,
@@ -293,37 +300,16 @@ static int replay_ring(struct ai_timeline *tl, uint32_t pid, uint32_t tid,
 	uint64_t prev_end = rr->prev_end_ns; /* 0 when before the recording (record.bpf.c) */
 	struct async_poll_rec r;
 	struct ai_poll_times pt;
-	struct ai_tl_task *t, saved;
+	struct ai_tl_task *t;
 	struct ai_tl_func *f;
 	struct ai_tl_await *a;
 	struct ai_tl_chain *c;
-	bool older;
 
 	ai_ring_poll_rec(rr, tid, &r);
 	t = task_get(tl, pid, r.task_id, true);
 	if (!t)
 		return -ENOMEM;
-	/* the runtime's spawn time (the first poll's woken_ns) precedes the probe's trap */
-	if (!prev_end && t->spawn_ns && r.woken_ns && r.woken_ns < t->spawn_ns)
-		t->spawn_ns = r.woken_ns;
-	ai_poll_times(&r, prev_end, t->spawn_ns, &pt);
-	older = rr->end_ns < t->last_end_ns;
-	saved = *t;
-	if (r.fn)
-		t->fn = r.fn;
-	t->wait_kind = rr->end_wait_kind;
-	t->wait_poll = t->polls + 1;
-	AI_POLL_UPDATE_TASK(t, &r, &pt, rr->at[0]);
-	if (older) {
-		t->fn = saved.fn;
-		t->at = saved.at;
-		t->leaf = saved.leaf;
-		t->last_end_ns = saved.last_end_ns;
-		t->state = saved.state;
-		t->state_since_ns = saved.state_since_ns;
-		t->wait_kind = saved.wait_kind;
-		t->wait_poll = t->polls;
-	}
+	AI_RING_UPDATE_TASK(t, rr, &r, &pt, prev_end);
 
 	f = func_get(tl, pid, rr->fn[0] ? rr->fn[0] : t->fn);
 	if (!f)
@@ -369,29 +355,7 @@ static int replay_ring(struct ai_timeline *tl, uint32_t pid, uint32_t tid,
 		c->wait_ns += pt.gap;
 	}
 
-	if (tl->flags & AI_TL_SLICES) {
-		struct ai_tl_poll *p;
-
-		if (tl->slices >= AI_TL_MAX_SLICES) {
-			tl->dropped_slices++;
-			return 0;
-		}
-		p = ai_add_row((void **)&t->pl, &t->npl, &t->cap_pl, sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		tl->slices++;
-		p->start_ns = r.start_ns;
-		p->end_ns = r.end_ns;
-		p->woken_ns = r.woken_ns;
-		p->from = rr->at[0];
-		p->state = ai_poll_at(&r);
-		p->leaf = ai_poll_leaf(&r);
-		p->waker = r.waker_id;
-		p->tid = tid;
-		p->ready = r.result == ASYNC_RESULT_READY;
-		p->wait_kind = rr->end_wait_kind;
-	}
-	return 0;
+	return add_slice(tl, t, &r, rr->at[0], rr->end_wait_kind);
 }
 
 static int cmp_poll(const void *a, const void *b)
@@ -513,7 +477,8 @@ int ai_tl_fload(FILE *f, unsigned flags, uint64_t long_poll_ns, struct ai_timeli
 	/* ring events arrive a worker's batch at a time: each task's polls in time order */
 	for (size_t i = 0; i < tl->ntasks; i++)
 		if (tl->tasks[i].npl > 1)
-			qsort(tl->tasks[i].pl, tl->tasks[i].npl, sizeof(*tl->tasks[i].pl), cmp_poll);
+			qsort(tl->tasks[i].pl, tl->tasks[i].npl, sizeof(*tl->tasks[i].pl),
+			      cmp_poll);
 	*out = tl;
 	return 0;
 }
@@ -993,9 +958,9 @@ int ai_tl_write_chrome(const struct ai_timeline *tl, FILE *f)
 			if (wend <= p->end_ns)
 				continue;
 			/* named after the innermost await point it waits at */
-			snprintf(buf, sizeof(buf), "wait %s",
-				 await_name(tl, t->pid, p->leaf ? p->leaf : p->state, b2,
-					    sizeof(b2)));
+			snprintf(
+			    buf, sizeof(buf), "wait %s",
+			    await_name(tl, t->pid, p->leaf ? p->leaf : p->state, b2, sizeof(b2)));
 			slice(&j, tl, buf, "wait", t->pid, tid, p->end_ns, wend);
 			ai_json_key(&j, "args");
 			ai_json_object_begin(&j);

@@ -435,7 +435,8 @@ static void names_from_files(struct trace_ctx *c, struct proc_info *p, const cha
 	for (size_t i = 0; i < ch.nchains; i++) {
 		const struct ai_chain *k = &ch.chains[i];
 
-		for (uint32_t j = 0; k->pid == p->pid && j < k->v.depth && j < ASYNC_RING_DEPTH; j++) {
+		for (uint32_t j = 0; k->pid == p->pid && j < k->v.depth && j < ASYNC_RING_DEPTH;
+		     j++) {
 			uint64_t d[2] = { k->v.fn[j], k->v.at[j] };
 
 			for (int m = 0; m < 2; m++) {
@@ -815,9 +816,9 @@ static int system_libs(struct lib_set *ls)
 /*
  * The ring probe first (its semaphore makes the workers write poll records to their
  * rings, which the iterator drains), completion next, spawn last: a task whose spawn is
- * seen is then seen whole (spawn_ns != 0 marks the tasks seen from their beginning). libasync fires the
- * spawn probe before it queues the task, so the task's first poll starts after the poll
- * probe (and its semaphore) is in place. Detaching runs in the reverse order.
+ * seen is then seen whole (spawn_ns != 0 marks the tasks seen from their beginning). libasync fires
+ * the spawn probe before it queues the task, so the task's first poll starts after the poll probe
+ * (and its semaphore) is in place. Detaching runs in the reverse order.
  */
 static int attach_all(struct trace_bpf *skel, pid_t pid, const char *path, struct bpf_link **links,
 		      size_t *nlinks)

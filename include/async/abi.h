@@ -221,17 +221,17 @@ struct async_thread_abi {
  */
 struct async_ring_rec {
 	__u64 task_id;
-	__u64 start_ns;	   /* CLOCK_MONOTONIC, poll start */
-	__u64 end_ns;	   /* poll end */
-	__u64 woken_ns;	   /* when the task was last woken before this poll (or spawned) */
-	__u64 waker_id;	   /* task that woke it, 0 if woken from outside a task */
-	__u64 prev_end_ns; /* end of the task's previous traced poll, 0 if none */
-	__u64 state;	   /* AWAIT descriptor the root stopped at, 0 when ready */
-	__u64 leaf;	   /* innermost AWAIT descriptor it stopped at, 0 when ready */
-	__u8 result;	   /* enum async_poll_result */
-	__u8 depth;	   /* frames in fn[]/at[], 1..ASYNC_RING_DEPTH */
-	__u8 wait_kind;	   /* enum async_wait_kind of the wait this poll ended (0: none known) */
-	__u8 flags;	   /* ASYNC_RING_TRUNCATED */
+	__u64 start_ns;	    /* CLOCK_MONOTONIC, poll start */
+	__u64 end_ns;	    /* poll end */
+	__u64 woken_ns;	    /* when the task was last woken before this poll (or spawned) */
+	__u64 waker_id;	    /* task that woke it, 0 if woken from outside a task */
+	__u64 prev_end_ns;  /* end of the task's previous traced poll, 0 if none */
+	__u64 state;	    /* AWAIT descriptor the root stopped at, 0 when ready */
+	__u64 leaf;	    /* innermost AWAIT descriptor it stopped at, 0 when ready */
+	__u8 result;	    /* enum async_poll_result */
+	__u8 depth;	    /* frames in fn[]/at[], 1..ASYNC_RING_DEPTH */
+	__u8 wait_kind;	    /* enum async_wait_kind of the wait this poll ended (0: none known) */
+	__u8 flags;	    /* ASYNC_RING_TRUNCATED */
 	__u8 end_wait_kind; /* enum async_wait_kind registered at the poll's end, 0 none */
 	__u8 reserved[3];
 	__u64 fn[ASYNC_RING_DEPTH];

@@ -17,8 +17,7 @@
 
 #include <async/async.h>
 
-static unsigned opt_tasks = 4, opt_calls = 2, opt_sleep_ms = 50, opt_polls = 200,
-		opt_threads = 1;
+static unsigned opt_tasks = 4, opt_calls = 2, opt_sleep_ms = 50, opt_polls = 200, opt_threads = 1;
 
 struct level3 {
 	struct async_frame frame;

@@ -44,7 +44,7 @@ overruns=$(json_eval "$TMP/small.json" 'd["lost"]["ring_overruns"]')
 [ "$overruns" -gt 0 ] || fail "a 64-slot ring under 200000 polls reported no overrun"
 assert_eq "task polls + ring overruns = polls made" "$made" \
 	"$(json_eval "$TMP/small.json" 'sum(t["polls"] for t in d["tasks"]) + d["lost"]["ring_overruns"]')"
-"$AI" trace --ring-slots 64 -- "$FIX" yield --tasks 50 --polls 4000 >"$TMP/small.txt" 2>&1
+"$AI" trace --ring-slots 64 -- "$FIX" yield --tasks 10 --polls 2000 >"$TMP/small.txt" 2>&1
 grep -q "^Lost:.* ring_overruns=[1-9][0-9]*" "$TMP/small.txt" ||
 	fail "the text summary does not report ring_overruns"
 ok "text summary reports ring_overruns"
@@ -54,14 +54,30 @@ bg "$EX/fetch_user" --forever --users 20 --io-ms 5
 target=$BG_PID
 sleep 0.5
 for i in $(seq 20); do
-	"$AI" trace -p "$target" -d 0.3 --json -o "$TMP/a$i.json" 2>/dev/null || fail "attach $i"
-	# no phantom rows: every task row is named, spawned ones have their parent (main),
-	# and a task seen from its spawn to its completion has exactly 3 polls
-	assert_eq "attach $i: no unnamed rows, no orphan spawns, whole tasks polled 3 times" "0 0 0 0" \
-		"$(json_eval "$TMP/a$i.json" '"%d %d %d %d" % (len([t for t in d["tasks"] if t["function"] in ("?", "") or t["function"].startswith("0x")]), len([f for f in d["functions"] if f["name"] in ("?", "") or f["name"].startswith("0x")]), len([t for t in d["tasks"] if t["spawn_ns"] and t["function"] == "fetch_user" and t["parent"] == 0]), len([t for t in d["tasks"] if t["function"] == "fetch_user" and t["spawn_ns"] and t["done"] and t["polls"] != 3]))')" >/dev/null
-	assert_eq "attach $i: busy + idle + scheduling of a task <= the traced window" 0 \
-		"$(json_eval "$TMP/a$i.json" 'len([t for t in d["tasks"] if t["busy_ns"] + t["idle_ns"] + t["sched_delay_ns"] > d["duration_ns"] * 1.01 + 1000000])')" >/dev/null
+	"$AI" trace -p "$target" -d 0.1 --json -o "$TMP/a$i.json" 2>/dev/null || fail "attach $i"
 done
+# per round, no phantom rows: every task and function row is named, spawned tasks have
+# their parent (main), a task seen from its spawn to its completion has exactly 3 polls,
+# and no task's busy + idle + scheduling exceeds the traced window
+bad=$(python3 - "$TMP" <<'PY'
+import json, sys
+bad = []
+for i in range(1, 21):
+    d = json.load(open("%s/a%d.json" % (sys.argv[1], i)))
+    unnamed = lambda n: n in ("?", "") or n.startswith("0x")
+    fu = [t for t in d["tasks"] if t["function"] == "fetch_user"]
+    checks = {
+        "unnamed task": [t for t in d["tasks"] if unnamed(t["function"])],
+        "unnamed function": [f for f in d["functions"] if unnamed(f["name"])],
+        "orphan spawn": [t for t in fu if t["spawn_ns"] and t["parent"] == 0],
+        "whole task not 3 polls": [t for t in fu if t["spawn_ns"] and t["done"] and t["polls"] != 3],
+        "longer than the window": [t for t in d["tasks"] if t["busy_ns"] + t["idle_ns"] + t["sched_delay_ns"] > d["duration_ns"] * 1.01 + 1000000],
+    }
+    bad += ["round %d: %s %s" % (i, k, v[:2]) for k, v in checks.items() if v]
+print("; ".join(bad))
+PY
+)
+[ -z "$bad" ] || fail "$bad"
 ok "20 attach/detach rounds: no phantom rows, whole tasks exact, totals within the window"
 # every libasync semaphore back to 0 (python reads them from /proc/PID/mem)
 lib=$(awk '$6 ~ /libasync\.so/ { print $6; exit }' "/proc/$target/maps")

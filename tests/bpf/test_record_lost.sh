@@ -12,7 +12,10 @@ tasks=20000 # 7 events each: spawn, 3 polls, 2 waits, done
 	>/dev/null 2>"$TMP/err" &
 rec=$!
 PIDS+=("$rec")
-sleep 0.2
+# stop the recorder once the workload runs (exec'd after the probes are attached: loading
+# them takes a while on a loaded machine)
+for _ in $(seq 200); do pgrep -P "$rec" -x trace_fake >/dev/null && break; sleep 0.05; done
+sleep 0.1
 kill -STOP "$rec"
 sleep 2 # the first waves (~80000 events) overflow the ring meanwhile
 kill -CONT "$rec"

@@ -125,6 +125,9 @@ __attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __
 	if (!rr || (stop && rr->end_ns > stop))
 		return 0;
 	ai_ring_poll_rec(rr, tid, &r);
+	/* woken before the traced window: its scheduling delay counts from the window's start */
+	if (r.woken_ns && r.woken_ns < start_ns)
+		r.woken_ns = start_ns;
 	t = task_get(pid, r.task_id);
 	if (!t)
 		return 0;

@@ -1211,7 +1211,7 @@ int cmd_trace(int argc, char **argv)
 		ai_err("attach", "the ring iterator", err);
 		goto cleanup;
 	}
-	c.start_ns = ai_now_ns();
+	c.start_ns = c.skel->bss->start_ns; /* the window starts where counting starts */
 	if (env.cmd) {
 		err = ai_child_start(&child);
 		if (err) {

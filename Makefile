@@ -182,7 +182,7 @@ $(RUNTIME_UNIT_TESTS): $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(ASAN_OBJS) 
 # Tool unit tests (tests/unit/test_tool_*.c) link the ASan-built user/ helpers: every
 # user/*.c except main.c and the per-subcommand files (helpers include no skeleton).
 USER_CMD_SRCS := user/main.c $(patsubst %,user/%.c,trace top tasks profile record report \
-	graph deadlock analyze list)
+	graph deadlock analyze list diagnose)
 ASAN_USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/asan/user/%.o,$(filter-out $(USER_CMD_SRCS),$(USER_SRCS)))
 
 $(OUTPUT)/asan/user:

@@ -625,6 +625,15 @@ int cmd_diagnose(int argc, char **argv)
 						 : 0;
 		}
 		polls = ai_pollwatch_polls(pw, &npolls);
+		if (ai_verbose) {
+			uint64_t runs, sw, ns;
+
+			ai_pollwatch_stats(pw, &runs, &sw, &ns);
+			fprintf(stderr,
+				"offcpu: %" PRIu64 " context switches of the target, %" PRIu64
+				" inside a poll, %zu long polls; BPF %.1f ns per switch\n",
+				runs, sw, npolls, runs ? (double)ns / (double)runs : 0.0);
+		}
 		err = ai_findings_from_polls(polls, npolls, a.long_poll_ns, window,
 					     (unsigned)workers, &quota, &findings);
 		ai_findings_rank(&findings);

@@ -50,6 +50,7 @@ int ai_pollwatch_open(pid_t pid, uint64_t min_ns, struct ai_pollwatch **out)
 		goto fail;
 	}
 	w->skel->rodata->target_tgid = (__u32)pid;
+	w->skel->rodata->count_cost = ai_verbose;
 	err = offcpu_bpf__load(w->skel);
 	if (!err)
 		err = offcpu_bpf__attach(w->skel);
@@ -191,12 +192,13 @@ const struct ai_long_poll *ai_pollwatch_polls(const struct ai_pollwatch *w, size
 	return w->polls;
 }
 
-void ai_pollwatch_stats(const struct ai_pollwatch *w, uint64_t *switches, uint64_t *bpf_ns)
+void ai_pollwatch_stats(const struct ai_pollwatch *w, uint64_t *runs, uint64_t *switches,
+			uint64_t *bpf_ns)
 {
 	int fd = bpf_map__fd(w->skel->maps.counters), ncpu = libbpf_num_possible_cpus();
 	__u64 *v;
 
-	*switches = *bpf_ns = 0;
+	*runs = *switches = *bpf_ns = 0;
 	if (ncpu <= 0)
 		return;
 	v = calloc((size_t)ncpu, sizeof(*v));
@@ -208,6 +210,8 @@ void ai_pollwatch_stats(const struct ai_pollwatch *w, uint64_t *switches, uint64
 		for (int c = 0; c < ncpu; c++) {
 			if (idx == SCHED_CNT_SWITCHES)
 				*switches += v[c];
+			else if (idx == SCHED_CNT_RUNS)
+				*runs += v[c];
 			else if (idx == SCHED_CNT_RUN_NS)
 				*bpf_ns += v[c];
 		}

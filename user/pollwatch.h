@@ -48,8 +48,10 @@ int ai_pollwatch_threads(struct ai_pollwatch *w, const struct ai_snapshot *s);
 void ai_pollwatch_tick(struct ai_pollwatch *w);
 /* The long polls seen so far. */
 const struct ai_long_poll *ai_pollwatch_polls(const struct ai_pollwatch *w, size_t *n);
-/* Context switches inside polls seen by BPF, and BPF's own cost (ns). */
-void ai_pollwatch_stats(const struct ai_pollwatch *w, uint64_t *switches, uint64_t *bpf_ns);
+/* BPF's counts: program runs (context switches of the target), switches in the middle
+ * of a poll, and the program's own time (ns). */
+void ai_pollwatch_stats(const struct ai_pollwatch *w, uint64_t *runs, uint64_t *switches,
+			uint64_t *bpf_ns);
 void ai_pollwatch_free(struct ai_pollwatch *w);
 
 /* "nanosleep", "read", ... for an x86-64 system call number, NULL when not known. */

@@ -33,7 +33,11 @@ endif
 
 WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
 CFLAGS ?= -g -O2
-ALL_CFLAGS := $(CFLAGS) -std=gnu11 $(WARN) -Iinclude -I$(OUTPUT) -D_GNU_SOURCE -pthread
+# Frame pointers everywhere, so `profile` (and perf) walk native stacks through libasync,
+# the examples and the tool itself; docs/profile.md says what to do for your own code.
+FRAME_POINTERS := -fno-omit-frame-pointer
+ALL_CFLAGS := $(CFLAGS) $(FRAME_POINTERS) -std=gnu11 $(WARN) -Iinclude -I$(OUTPUT) -D_GNU_SOURCE \
+	-pthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # BPF programs see the kernel's types from vmlinux.h and libbpf's headers.
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iinclude -Ibpf \
@@ -78,15 +82,15 @@ TOOL := $(OUTPUT)/async-inspect
 # Skeletons and objects built through pattern chains are products, not temporaries.
 .SECONDARY:
 
-all: lib tool examples
+all: lib tool examples $(OUTPUT)/async-inspect.8
 
 # ---- packages: a fresh Debian machine needs nothing but make --------------------------
 DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev systemtap-sdt-dev \
 	libcmocka-dev pkg-config
 
 # What the integration tests drive besides the build: JSON checks, wrk load, dot, tmux;
-# gdb prints the stacks of a hung unit test (tests/watchdog).
-TEST_DEB_PACKAGES := python3 wrk graphviz tmux binutils bpftrace gdb
+# gdb prints the stacks of a hung unit test (tests/watchdog); man renders the man page.
+TEST_DEB_PACKAGES := python3 wrk graphviz tmux binutils bpftrace gdb man-db
 DEPS_STAMP := $(OUTPUT)/.deps-ok
 TEST_DEPS_STAMP := $(OUTPUT)/.test-deps-ok
 
@@ -164,6 +168,11 @@ $(TOOL): $(USER_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -pthread -o $@ $^ $(USER_LIBS)
 
+# The man page, from the tool's own --help texts (scripts/gen-man).
+$(OUTPUT)/async-inspect.8: $(TOOL) scripts/gen-man
+	$(call msg,GEN,$@)
+	$(Q)./scripts/gen-man $(TOOL) $(VERSION) >$@
+
 # ---- examples: linked against the shared libasync ------------------------------------------
 examples: $(EXAMPLES)
 
@@ -185,8 +194,11 @@ $(RUNTIME_UNIT_TESTS): $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(ASAN_OBJS) 
 # Tool unit tests (tests/unit/test_tool_*.c) link the ASan-built user/ helpers: every
 # user/*.c except main.c and the per-subcommand files (helpers include no skeleton).
 USER_CMD_SRCS := user/main.c $(patsubst %,user/%.c,trace top tasks profile record report \
-	graph deadlock analyze list)
-ASAN_USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/asan/user/%.o,$(filter-out $(USER_CMD_SRCS),$(USER_SRCS)))
+	graph deadlock analyze list diagnose)
+# Helpers that load a BPF skeleton are tested through the commands, not linked here.
+USER_SKEL_SRCS := user/pollwatch.c
+ASAN_USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/asan/user/%.o,$(filter-out $(USER_CMD_SRCS) \
+	$(USER_SKEL_SRCS),$(USER_SRCS)))
 
 $(OUTPUT)/asan/user:
 	$(Q)mkdir -p $@
@@ -270,6 +282,11 @@ install: all
 	install -m 0644 include/async/*.h $(DESTDIR)$(PREFIX)/include/async/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' runtime/libasync.pc.in \
 		>$(DESTDIR)$(PREFIX)/lib/pkgconfig/libasync.pc
+	install -D -m 0644 $(OUTPUT)/async-inspect.8 $(DESTDIR)$(PREFIX)/share/man/man8/async-inspect.8
+	install -D -m 0644 contrib/async-inspect.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/async-inspect
+	@# a system prefix: let the dynamic loader find libasync.so.0 at once
+	$(if $(DESTDIR),,$(if $(filter /usr /usr/local,$(PREFIX)),ldconfig))
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^vmlinux/')

@@ -441,9 +441,11 @@ int cmd_record(int argc, char **argv)
 	}
 	c.skel->bss->rec_start_ns = ai_now_ns();
 	/* -p: the rings it has already, from their present head on */
-	if (env.pid && (err = ai_rings_follow(bpf_map__fd(c.skel->maps.rings), pid)))
+	if (env.pid && (err = ai_rings_follow(bpf_map__fd(c.skel->maps.rings), pid, false)))
 		ai_warnf("cannot read the poll rings of PID %d: %s", (int)pid, strerror(-err));
 	err = attach_all(c.skel, pid, path);
+	if (!err && env.pid) /* rings allocated while the ring probe was being attached */
+		ai_rings_follow(bpf_map__fd(c.skel->maps.rings), pid, true);
 	if (!err)
 		err = ai_rings_attach_iter(c.skel->progs.rec_drain, pid, &iter);
 	if (err)

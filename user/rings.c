@@ -20,7 +20,7 @@
 
 #define MAX_THREADS 4096 /* a list longer than this is not a thread list */
 
-int ai_rings_follow(int map_fd, pid_t pid)
+int ai_rings_follow(int map_fd, pid_t pid, bool from_start)
 {
 	struct async_registry_abi reg;
 	uint64_t reg_addr, addr;
@@ -51,7 +51,7 @@ int ai_rings_follow(int map_fd, pid_t pid)
 		__u32 tid = ring.tid;
 		struct ai_ring_state st = { .ring = th.ring,
 					    .recs = ring.recs,
-					    .tail = ring.head,
+					    .tail = from_start ? 0 : ring.head,
 					    .pid = (__u32)pid,
 					    .slots = ring.slots };
 
@@ -61,7 +61,7 @@ int ai_rings_follow(int map_fd, pid_t pid)
 	return 0;
 }
 
-void ai_rings_follow_all(int map_fd)
+void ai_rings_follow_all(int map_fd, bool from_start)
 {
 	pid_t *pids = NULL;
 	size_t n = 0;
@@ -69,7 +69,7 @@ void ai_rings_follow_all(int map_fd)
 	if (ai_proc_scan_libasync(&pids, &n))
 		return;
 	for (size_t i = 0; i < n; i++)
-		ai_rings_follow(map_fd, pids[i]);
+		ai_rings_follow(map_fd, pids[i], from_start);
 	free(pids);
 }
 

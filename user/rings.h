@@ -19,14 +19,17 @@ struct bpf_link;
 #define AI_RINGS_DRAIN_NS 5000000ull /* drain period: 5 ms */
 
 /*
- * Follows the rings pid's threads have now, from their current head (so records of an
- * earlier session are not counted): call before attaching the ring probe. A process
- * without the registry (not started yet, not libasync) is not an error.
+ * Follows the rings pid's threads have now that the map does not hold yet. Before
+ * attaching the ring probe: from their current head (records of an earlier session are
+ * not counted). Again right after attaching, with from_start: a ring allocated while the
+ * probe was being attached (its semaphore can turn on before its breakpoint is in place,
+ * so the probe may have missed the ring) is read from its first record. A process without
+ * the registry (not started yet, not libasync) is not an error.
  */
-int ai_rings_follow(int map_fd, pid_t pid);
+int ai_rings_follow(int map_fd, pid_t pid, bool from_start);
 
 /* ai_rings_follow for every process that maps libasync (--system). */
-void ai_rings_follow_all(int map_fd);
+void ai_rings_follow_all(int map_fd, bool from_start);
 
 /* Writes the ring size for rings pid allocates from now on into its registry. */
 int ai_rings_set_slots(pid_t pid, uint32_t slots);

@@ -1167,10 +1167,10 @@ int cmd_trace(int argc, char **argv)
 	/* the rings the targets have already: read from their present head on */
 	if (env.pid && env.ring_slots && (err = ai_rings_set_slots(env.pid, env.ring_slots)))
 		ai_warnf("cannot set the ring size of PID %d: %s", (int)env.pid, strerror(-err));
-	if (env.pid && (err = ai_rings_follow(bpf_map__fd(c.skel->maps.rings), env.pid)))
+	if (env.pid && (err = ai_rings_follow(bpf_map__fd(c.skel->maps.rings), env.pid, false)))
 		ai_warnf("cannot read the poll rings of PID %d: %s", (int)env.pid, strerror(-err));
 	if (env.system)
-		ai_rings_follow_all(bpf_map__fd(c.skel->maps.rings));
+		ai_rings_follow_all(bpf_map__fd(c.skel->maps.rings), false);
 	if (env.cmd && env.ring_slots) {
 		char v[16];
 
@@ -1204,6 +1204,11 @@ int cmd_trace(int argc, char **argv)
 	}
 	if (err)
 		goto cleanup;
+	/* rings allocated while the ring probe was being attached */
+	if (env.pid)
+		ai_rings_follow(bpf_map__fd(c.skel->maps.rings), env.pid, true);
+	if (env.system)
+		ai_rings_follow_all(bpf_map__fd(c.skel->maps.rings), true);
 	err = ai_rings_attach_iter(c.skel->progs.trace_drain, env.system ? 0 : attach_pid, &iter);
 	if (!err)
 		err = ai_rings_drainer_start(&drainer, iter);

@@ -30,6 +30,7 @@
 #include "execlib.h"
 #include "flamegraph.h"
 #include "json.h"
+#include "outfile.h"
 #include "pprof.h"
 #include "proc.h"
 #include "profile.h"
@@ -900,17 +901,20 @@ static int write_outputs(const struct env *env, const struct stack_set *s, uint6
 	}
 	if (fg) {
 		char title[128];
-		FILE *f = fopen(env->svg, "w");
+		struct ai_outfile of;
+		int e;
 
-		if (!f) {
-			err = ai_err("create", env->svg, -errno);
+		err = ai_out_open(&of, env->svg, AI_OUT_PUBLIC);
+		if (err) {
+			ai_err("create", env->svg, err);
 			goto out;
 		}
 		snprintf(title, sizeof(title), "async-inspect profile: PID %d (%s), %" PRIu64 " Hz",
 			 (int)env->pid, comm, env->freq);
-		err = ai_flame_write_svg(fg, f, title);
-		if (fclose(f) && !err)
-			err = -errno;
+		err = ai_flame_write_svg(fg, of.f, title);
+		e = ai_out_finish(&of, !err);
+		if (!err)
+			err = e;
 		if (err) {
 			ai_err("write", env->svg, err);
 			goto out;
@@ -960,15 +964,12 @@ static void read_counters(struct profile_bpf *skel, uint64_t *cnt)
 	free(vals);
 }
 
-/* Creates (truncates) an output file; prints the error. */
+/* Whether an output file can be created (nothing is written yet); prints the error. */
 static int check_writable(const char *path)
 {
-	FILE *f = fopen(path, "w");
+	int err = ai_out_check(path);
 
-	if (!f)
-		return ai_err("create", path, -errno);
-	fclose(f);
-	return 0;
+	return err ? ai_err("create", path, err) : 0;
 }
 
 /* ---- main flow ---------------------------------------------------------------------- */

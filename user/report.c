@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "outfile.h"
 #include "summary.h"
 #include "sumopts.h"
 #include "timeline.h"
@@ -143,14 +144,16 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 static int write_export(const char *path, const char *what, const struct ai_timeline *tl,
 			int (*fn)(const struct ai_timeline *, FILE *))
 {
-	FILE *f = fopen(path, "we");
-	int err;
+	struct ai_outfile of;
+	int err, e;
 
-	if (!f)
-		return ai_err("create", path, -errno);
-	err = fn(tl, f);
-	if (fclose(f) && !err)
-		err = -errno;
+	err = ai_out_open(&of, path, AI_OUT_PUBLIC);
+	if (err)
+		return ai_err("create", path, err);
+	err = fn(tl, of.f);
+	e = ai_out_finish(&of, !err);
+	if (!err)
+		err = e;
 	if (err)
 		return ai_err("write", path, err);
 	fprintf(stderr, "Wrote %s to %s (%zu tasks).\n", what, path, tl->ntasks);
@@ -161,6 +164,7 @@ static int print_summary(const struct ai_timeline *tl)
 {
 	struct ai_lint_opts lo;
 	struct ai_summary s;
+	struct ai_outfile of;
 	FILE *out = stdout;
 	int err;
 
@@ -176,12 +180,13 @@ static int print_summary(const struct ai_timeline *tl)
 	}
 	ai_summary_sort(&s, env.sum.sort);
 	if (env.output) {
-		out = fopen(env.output, "we");
-		if (!out) {
-			err = ai_err("create", env.output, -errno);
+		err = ai_out_open(&of, env.output, AI_OUT_PUBLIC);
+		if (err) {
+			err = ai_err("create", env.output, err);
 			ai_summary_free(&s);
 			return err;
 		}
+		out = of.f;
 	}
 	if (env.json)
 		ai_summary_print_json(out, &s, env.pretty);
@@ -189,8 +194,12 @@ static int print_summary(const struct ai_timeline *tl)
 		ai_summary_print_text(out, &s, env.sum.top);
 	if (ferror(out))
 		err = -EIO;
-	if (out != stdout && fclose(out) && !err)
-		err = -errno;
+	if (env.output) {
+		int e = ai_out_finish(&of, !err);
+
+		if (!err)
+			err = e;
+	}
 	ai_summary_free(&s);
 	if (err)
 		return ai_err("write", env.output ? env.output : "stdout", err);

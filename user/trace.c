@@ -25,6 +25,7 @@
 #include "common.h"
 #include "desc.h"
 #include "execlib.h"
+#include "outfile.h"
 #include "proc.h"
 #include "snapshot.h"
 #include "summary.h"
@@ -1017,13 +1018,15 @@ static int print_interval(struct trace_ctx *c, int32_t pid, uint64_t since_ns)
 static int print_final(struct trace_ctx *c, int32_t pid)
 {
 	struct ai_summary s;
+	struct ai_outfile of;
 	FILE *out = stdout;
 	int err;
 
 	if (env.output) {
-		out = fopen(env.output, "we");
-		if (!out)
-			return ai_err("open", env.output, -errno);
+		err = ai_out_open(&of, env.output, AI_OUT_PUBLIC);
+		if (err)
+			return ai_err("create", env.output, err);
+		out = of.f;
 	}
 	err = build_summary(c, &s, pid, true);
 	if (!err) {
@@ -1037,8 +1040,12 @@ static int print_final(struct trace_ctx *c, int32_t pid)
 		ai_err("build", "the summary", err);
 	}
 	ai_summary_free(&s);
-	if (out != stdout && fclose(out) && !err)
-		err = ai_err("write", env.output, -errno);
+	if (env.output) {
+		int e = ai_out_finish(&of, !err);
+
+		if (e && !err)
+			err = ai_err("write", env.output, e);
+	}
 	return err;
 }
 
@@ -1102,6 +1109,11 @@ int cmd_trace(int argc, char **argv)
 
 	if (ai_check_bpf_privileges())
 		return AI_EXIT_FAIL;
+	/* refuse an unusable -o now, not after the whole measurement */
+	if (env.output && (err = ai_out_check(env.output))) {
+		ai_err("create", env.output, err);
+		return AI_EXIT_FAIL;
+	}
 	/* the object holding the probes */
 	if (env.system) {
 		if (system_libs(&libs))

@@ -216,7 +216,8 @@ static void print_edge(const struct ai_taskfmt *tf, const struct ai_wg_edge *e)
 	char fn[128], w[640];
 
 	printf("  task #%" PRIu64 " %s waits on %s\n", (uint64_t)t->abi.id,
-	       ai_tf_function(tf, t, fn, sizeof(fn)), ai_tf_wait(tf, t, w, sizeof(w)));
+	       ai_tx(ai_tf_function(tf, t, fn, sizeof(fn))),
+	       ai_tx(ai_tf_wait(tf, t, w, sizeof(w))));
 }
 
 static void print_text(const struct ai_taskfmt *tf, const struct result *r, pid_t pid)
@@ -246,7 +247,7 @@ static void print_text(const struct ai_taskfmt *tf, const struct result *r, pid_
 
 		printf("STUCK: task #%" PRIu64 " pending for %s: %s\n", (uint64_t)t->abi.id,
 		       ai_fmt_duration(ai_snap_task_in_state(tf->snap, t), dur, sizeof(dur)),
-		       stuck_reason(tf->snap, t, why, sizeof(why)));
+		       ai_tx(stuck_reason(tf->snap, t, why, sizeof(why))));
 		ai_tf_print_task(stdout, tf, t, 4);
 		putchar('\n');
 	}

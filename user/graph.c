@@ -305,11 +305,11 @@ static void print_tree(const struct model *m, const struct node *x, const char *
 
 	if (depth > 32)
 		return;
-	printf("%s%s#%" PRIu64 " %s", prefix, depth ? (last ? "`-- " : "|-- ") : "", x->id,
-	       x->function);
+	printf("%s%s#%" PRIu64 " %s", ai_tx(prefix), depth ? (last ? "`-- " : "|-- ") : "", x->id,
+	       ai_tx(x->function));
 	if (x->name[0] && strcmp(x->name, x->function))
-		printf(" \"%s\"", x->name);
-	printf("  [%s]\n", node_state(m, x, st, sizeof(st)));
+		printf(" \"%s\"", ai_tx(x->name));
+	printf("  [%s]\n", ai_tx(node_state(m, x, st, sizeof(st))));
 	snprintf(np, sizeof(np), "%s%s", prefix, depth ? (last ? "    " : "|   ") : "");
 	size_t total = 0, seen = 0;
 
@@ -362,7 +362,8 @@ static void print_text(const struct model *m)
 		    t->abi.wait_kind == ASYNC_WAIT_TIMER || t->abi.wait_kind == ASYNC_WAIT_IO)
 			continue;
 		label(m, t->abi.id, a, sizeof(a));
-		printf("  %s -> %s%s\n", a, w, in_cycle(m, i) ? "   <== CIRCULAR WAIT" : "");
+		printf("  %s -> %s%s\n", ai_tx(a), ai_tx(w),
+		       ai_tx(in_cycle(m, i) ? "   <== CIRCULAR WAIT" : ""));
 		nwaits++;
 	}
 	if (!nwaits)
@@ -376,9 +377,9 @@ static void print_text(const struct model *m)
 		label(m, m->wakes[i].waker, a, sizeof(a));
 		label(m, m->wakes[i].woken, b, sizeof(b));
 		if (m->wakes[i].waker == m->wakes[i].woken)
-			printf("  %s -> itself: %" PRIu64 "\n", a, m->wakes[i].count);
+			printf("  %s -> itself: %" PRIu64 "\n", ai_tx(a), m->wakes[i].count);
 		else
-			printf("  %s -> %s: %" PRIu64 "\n", a, b, m->wakes[i].count);
+			printf("  %s -> %s: %" PRIu64 "\n", ai_tx(a), ai_tx(b), m->wakes[i].count);
 	}
 	if (!m->nwakes)
 		printf("  (none)\n");
@@ -391,12 +392,12 @@ static void print_text(const struct model *m)
 		if (e->key.kind == ASYNC_WAIT_TIMER || e->key.kind == ASYNC_WAIT_IO)
 			continue;
 		label(m, e->key.task, a, sizeof(a));
-		printf("  %s: %s 0x%" PRIx64 " x%" PRIu64, a,
-		       ai_summary_wait_kind_name(e->key.kind), (uint64_t)e->key.obj,
+		printf("  %s: %s 0x%" PRIx64 " x%" PRIu64, ai_tx(a),
+		       ai_tx(ai_summary_wait_kind_name(e->key.kind)), (uint64_t)e->key.obj,
 		       (uint64_t)e->val.count);
 		if (e->val.holder) {
 			label(m, e->val.holder, b, sizeof(b));
-			printf(" (held by %s)", b);
+			printf(" (held by %s)", ai_tx(b));
 		}
 		putchar('\n');
 		nwaits++;
@@ -469,7 +470,7 @@ static void print_dot(const struct model *m)
 			if (t->wait_for)
 				printf("  t%" PRIu64 " -> t%" PRIu64
 				       " [color=red, label=\"awaits JoinHandle\"%s];\n",
-				       (uint64_t)t->abi.id, t->wait_for, attr);
+				       (uint64_t)t->abi.id, t->wait_for, ai_tx(attr));
 			break;
 		case ASYNC_WAIT_MUTEX:
 		case ASYNC_WAIT_CHAN_RECV:
@@ -485,12 +486,12 @@ static void print_dot(const struct model *m)
 			       t->abi.wait_kind == ASYNC_WAIT_MUTEX	  ? "waits for"
 			       : t->abi.wait_kind == ASYNC_WAIT_CHAN_RECV ? "receives"
 									  : "sends",
-			       attr);
+			       ai_tx(attr));
 			if (t->abi.wait_kind == ASYNC_WAIT_MUTEX && t->wait_for &&
 			    find_node(m, t->wait_for))
 				printf("  o%" PRIx64 " -> t%" PRIu64
 				       " [color=red, label=\"held by\"%s];\n",
-				       (uint64_t)t->abi.wait_obj, t->wait_for, attr);
+				       (uint64_t)t->abi.wait_obj, t->wait_for, ai_tx(attr));
 			break;
 		}
 	}

@@ -725,7 +725,7 @@ static void print_summary(const struct env *env, const struct stack_set *s, uint
 	ai_fmt_duration(elapsed_ns, dur, sizeof(dur));
 	printf("Profiled PID %d (%s) for %s at %" PRIu64 " Hz: %" PRIu64 " samples, %" PRIu64
 	       " while polling tasks\n",
-	       (int)env->pid, comm, dur, env->freq, s->total, on_task);
+	       (int)env->pid, ai_tx(comm), ai_tx(dur), env->freq, s->total, on_task);
 	printf("\n%-40s %10s %9s %9s\n", "TASK FUNCTION / THREAD STATE", "SAMPLES", "ON-TASK%",
 	       "ALL%");
 	for (size_t i = 0; i < nsh; i++) {
@@ -733,8 +733,8 @@ static void print_summary(const struct env *env, const struct stack_set *s, uint
 
 		if (sh[i].name[0] != '[' && on_task)
 			snprintf(pct, sizeof(pct), "%.1f%%", 100.0 * sh[i].count / on_task);
-		printf("%-40s %10" PRIu64 " %9s %8.1f%%\n", sh[i].name, sh[i].count, pct,
-		       100.0 * sh[i].count / (s->total ? s->total : 1));
+		printf("%-40s %10" PRIu64 " %9s %8.1f%%\n", ai_tx(sh[i].name), sh[i].count,
+		       ai_tx(pct), 100.0 * sh[i].count / (s->total ? s->total : 1));
 	}
 	top = sorted(s, cmp_count_desc);
 	if (top && s->n) {
@@ -746,8 +746,10 @@ static void print_summary(const struct env *env, const struct stack_set *s, uint
 			       100.0 * top[i]->count / s->total);
 			while (*p) {
 				size_t len = strcspn(p, ";");
+				char seg[512];
 
-				printf("    %.*s\n", (int)len, p);
+				snprintf(seg, sizeof(seg), "%.*s", (int)len, p);
+				printf("    %s\n", ai_tx(seg));
 				p += len + (p[len] == ';');
 			}
 		}
@@ -876,7 +878,7 @@ static int write_outputs(const struct env *env, const struct stack_set *s, uint6
 		size_t n;
 
 		if (env->folded)
-			printf("%s %" PRIu64 "\n", v[i]->folded, v[i]->count);
+			printf("%s %" PRIu64 "\n", ai_tx(v[i]->folded), v[i]->count);
 		if (!fg && !pp)
 			continue;
 		copy = strdup(v[i]->folded);
@@ -920,7 +922,7 @@ static int write_outputs(const struct env *env, const struct stack_set *s, uint6
 			goto out;
 		}
 		fprintf(stderr, "async-inspect: wrote %" PRIu64 " samples to %s\n", s->total,
-			env->svg);
+			ai_tx(env->svg));
 	}
 	if (pp) {
 		struct timespec now;
@@ -935,7 +937,7 @@ static int write_outputs(const struct env *env, const struct stack_set *s, uint6
 			goto out;
 		}
 		fprintf(stderr, "async-inspect: wrote %" PRIu64 " samples to %s\n", s->total,
-			env->pprof);
+			ai_tx(env->pprof));
 	}
 out:
 	ai_flame_free(fg);
@@ -1062,9 +1064,9 @@ int cmd_profile(int argc, char **argv)
 	last_pass = start;
 	if (env.duration_ns)
 		deadline = start + env.duration_ns;
-	fprintf(stderr,
-		"async-inspect: sampling PID %d (%s) at %" PRIu64 " Hz%s... Ctrl-C to stop\n",
-		(int)env.pid, comm, env.freq, env.duration_ns ? " for the given duration" : "");
+	fprintf(
+	    stderr, "async-inspect: sampling PID %d (%s) at %" PRIu64 " Hz%s... Ctrl-C to stop\n",
+	    (int)env.pid, ai_tx(comm), env.freq, env.duration_ns ? " for the given duration" : "");
 	while (!ai_exiting) {
 		uint64_t now;
 

@@ -156,7 +156,7 @@ static int write_export(const char *path, const char *what, const struct ai_time
 		err = e;
 	if (err)
 		return ai_err("write", path, err);
-	fprintf(stderr, "Wrote %s to %s (%zu tasks).\n", what, path, tl->ntasks);
+	fprintf(stderr, "Wrote %s to %s (%zu tasks).\n", ai_tx(what), ai_tx(path), tl->ntasks);
 	return 0;
 }
 

@@ -244,26 +244,27 @@ void ai_tf_print_task(FILE *f, const struct ai_taskfmt *tf, const struct ai_snap
 	const char *l, *sa, *w, *lf;
 
 	ai_tf_function(tf, t, fn, sizeof(fn));
-	fprintf(f, "%*sTask #%" PRIu64 ": %s", indent, "", (uint64_t)t->abi.id, fn);
+	fprintf(f, "%*sTask #%" PRIu64 ": %s", indent, "", (uint64_t)t->abi.id, ai_tx(fn));
 	if (t->name[0] && strcmp(t->name, fn))
-		fprintf(f, " \"%s\"", t->name);
+		fprintf(f, " \"%s\"", ai_tx(t->name));
 	fputc('\n', f);
-	fprintf(f, "%*s  State:    %s (%s)\n", indent, "", ai_tf_state(tf, t, st, sizeof(st)),
+	fprintf(f, "%*s  State:    %s (%s)\n", indent, "",
+		ai_tx(ai_tf_state(tf, t, st, sizeof(st))),
 		ai_fmt_duration(ai_snap_task_in_state(tf->snap, t), dur, sizeof(dur)));
 	l = ai_tf_location(tf, t, loc, sizeof(loc));
 	if (l)
-		fprintf(f, "%*s  Location: %s\n", indent, "", l);
+		fprintf(f, "%*s  Location: %s\n", indent, "", ai_tx(l));
 	sa = ai_tf_stuck_at(tf, t, stuck, sizeof(stuck));
 	if (sa) {
 		lf = ai_tf_leaf_location(tf, t, leaf, sizeof(leaf));
 		if (lf && l && strcmp(lf, l))
-			fprintf(f, "%*s  Stuck at: %s (%s)\n", indent, "", sa, lf);
+			fprintf(f, "%*s  Stuck at: %s (%s)\n", indent, "", ai_tx(sa), ai_tx(lf));
 		else
-			fprintf(f, "%*s  Stuck at: %s\n", indent, "", sa);
+			fprintf(f, "%*s  Stuck at: %s\n", indent, "", ai_tx(sa));
 	}
 	w = ai_tf_wait(tf, t, wait, sizeof(wait));
 	if (w)
-		fprintf(f, "%*s  Waits on: %s\n", indent, "", w);
+		fprintf(f, "%*s  Waits on: %s\n", indent, "", ai_tx(w));
 	fprintf(f, "%*s  Polls:    %" PRIu64, indent, "", (uint64_t)t->abi.polls);
 	if (t->abi.parent_id)
 		fprintf(f, ", spawned by task #%" PRIu64, (uint64_t)t->abi.parent_id);
@@ -274,11 +275,11 @@ void ai_tf_print_task(FILE *f, const struct ai_taskfmt *tf, const struct ai_snap
 			const char *name = ai_tf_desc_function(tf, t->chain[i].fn);
 			const char *c = t->chain[i].at ? frame_callee(tf, t, i) : NULL;
 
-			fprintf(f, "%*s    %u: %s", indent, "", i, name ? name : "?");
+			fprintf(f, "%*s    %u: %s", indent, "", i, ai_tx(name ? name : "?"));
 			if (t->chain[i].at)
 				fprintf(f, "  at %s  %s().await",
-					ai_tf_desc_loc(tf, t->chain[i].at, loc, sizeof(loc)),
-					c ? c : "?");
+					ai_tx(ai_tf_desc_loc(tf, t->chain[i].at, loc, sizeof(loc))),
+					ai_tx(c ? c : "?"));
 			fputc('\n', f);
 		}
 		if (t->chain_end == AI_CHAIN_TRUNCATED)

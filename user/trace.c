@@ -1007,7 +1007,7 @@ static int print_interval(struct trace_ctx *c, int32_t pid, uint64_t since_ns)
 		ai_summary_sort(&s, env.sum.sort);
 		s.duration_ns = ai_now_ns() - since_ns;
 		strftime(ts, sizeof(ts), "%H:%M:%S", localtime_r(&now, &tm));
-		fprintf(out, "%s  (the last %s)\n", ts,
+		fprintf(out, "%s  (the last %s)\n", ai_tx(ts),
 			ai_fmt_duration(s.duration_ns, dur, sizeof(dur)));
 		ai_summary_print_table(out, &s, env.sum.top);
 	}
@@ -1218,7 +1218,7 @@ int cmd_trace(int argc, char **argv)
 	if (!env.json && !env.output) {
 		if (env.system)
 			fprintf(stderr, "Tracing every process using %s%s... Ctrl-C to end.\n",
-				libs.paths[0], libs.n > 1 ? " (and other copies)" : "");
+				ai_tx(libs.paths[0]), libs.n > 1 ? " (and other copies)" : "");
 		else if (env.pid)
 			fprintf(stderr, "Tracing PID %d... Ctrl-C to end.\n", (int)env.pid);
 	}

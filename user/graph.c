@@ -118,7 +118,18 @@ struct model {
 	size_t nwaits;
 	uint64_t stats[GRAPH_STAT_MAX];
 	bool bpf;
+	/* the spawn tree in linear time: node indexes sorted by (parent, id) */
+	size_t *kids;
+	uint8_t *mark;	      /* per node: enum tree_mark */
+	bool *cycle_task;     /* per live task: its wait-for edge is in a cycle */
+	size_t too_deep;      /* nodes left out of the tree: deeper than TREE_DEPTH_MAX */
+	size_t parent_cycles; /* nodes left out: on or under a cycle of parent links */
+	uint64_t cycle_example;
 };
+
+#define TREE_DEPTH_MAX 32
+
+enum tree_mark { MARK_NONE, MARK_PRINTED, MARK_DEEP, MARK_CYCLE, MARK_ON_PATH };
 
 static int cmp_node(const void *a, const void *b)
 {
@@ -289,11 +300,97 @@ static const char *node_state(const struct model *m, const struct node *x, char 
 /* Is the wait-for edge of live task index i part of a circular wait? */
 static bool in_cycle(const struct model *m, size_t task_index)
 {
+	return m->cycle_task && m->cycle_task[task_index];
+}
+
+static const struct model *kid_sort_model;
+
+static int cmp_kid(const void *a, const void *b)
+{
+	const struct node *x = &kid_sort_model->nodes[*(const size_t *)a];
+	const struct node *y = &kid_sort_model->nodes[*(const size_t *)b];
+
+	if (x->parent != y->parent)
+		return x->parent < y->parent ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The indexes: children by parent, cycle membership by task. Linear after one sort. */
+static int build_index(struct model *m)
+{
+	size_t ntasks = m->snap->ntasks;
+
+	m->kids = malloc((m->nnodes + 1) * sizeof(*m->kids));
+	m->mark = calloc(m->nnodes + 1, 1);
+	m->cycle_task = calloc(ntasks + 1, sizeof(bool));
+	if (!m->kids || !m->mark || !m->cycle_task)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->nnodes; i++)
+		m->kids[i] = i;
+	kid_sort_model = m;
+	if (m->nnodes > 1)
+		qsort(m->kids, m->nnodes, sizeof(*m->kids), cmp_kid);
 	for (size_t k = 0; k < m->wg->ncycles; k++)
 		for (size_t i = 0; i < m->wg->cycles[k].len; i++)
-			if (m->wg->cycles[k].nodes[i] == task_index)
-				return true;
-	return false;
+			if (m->wg->cycles[k].nodes[i] < ntasks)
+				m->cycle_task[m->wg->cycles[k].nodes[i]] = true;
+	return 0;
+}
+
+/* Position in m->kids of the first child of id (children follow while parent == id). */
+static size_t first_kid(const struct model *m, uint64_t id)
+{
+	size_t lo = 0, hi = m->nnodes;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->nodes[m->kids[mid]].parent < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * After the tree is printed: why each node left out was left out. Each walk up the
+ * parent links stops at a node already judged, so this is linear in the nodes.
+ */
+static void judge_left_out(struct model *m)
+{
+	size_t *path = malloc((m->nnodes + 1) * sizeof(*path));
+
+	if (!path)
+		return;
+	for (size_t i = 0; i < m->nnodes; i++) {
+		size_t n = 0, j = i;
+		uint8_t verdict = MARK_DEEP;
+
+		while (m->mark[j] == MARK_NONE) {
+			struct node *p;
+
+			m->mark[j] = MARK_ON_PATH;
+			path[n++] = j;
+			p = find_node(m, m->nodes[j].parent);
+			if (!p) /* a root is printed: not reached */
+				break;
+			j = (size_t)(p - m->nodes);
+			/* met the path itself, or a cycle met before: parent links loop */
+			if (m->mark[j] == MARK_ON_PATH || m->mark[j] == MARK_CYCLE)
+				verdict = MARK_CYCLE;
+		}
+		if (verdict == MARK_CYCLE && !m->cycle_example)
+			m->cycle_example = m->nodes[j].id;
+		for (size_t k = 0; k < n; k++) {
+			m->mark[path[k]] = verdict;
+			if (verdict == MARK_CYCLE)
+				m->parent_cycles++;
+			else
+				m->too_deep++;
+		}
+	}
+	free(path);
 }
 
 /* ---- text ------------------------------------------------------------------------- */
@@ -303,23 +400,26 @@ static void print_tree(const struct model *m, const struct node *x, const char *
 {
 	char st[160], np[512];
 
-	if (depth > 32)
+	if (depth > TREE_DEPTH_MAX)
 		return;
+	m->mark[x - m->nodes] = MARK_PRINTED;
 	printf("%s%s#%" PRIu64 " %s", ai_tx(prefix), depth ? (last ? "`-- " : "|-- ") : "", x->id,
 	       ai_tx(x->function));
 	if (x->name[0] && strcmp(x->name, x->function))
 		printf(" \"%s\"", ai_tx(x->name));
 	printf("  [%s]\n", ai_tx(node_state(m, x, st, sizeof(st))));
 	snprintf(np, sizeof(np), "%s%s", prefix, depth ? (last ? "    " : "|   ") : "");
-	size_t total = 0, seen = 0;
+	for (size_t k = first_kid(m, x->id); k < m->nnodes; k++) {
+		const struct node *c = &m->nodes[m->kids[k]];
+		bool more;
 
-	for (size_t i = 0; i < m->nnodes; i++)
-		total += m->nodes[i].parent == x->id && m->nodes[i].id != x->id;
-	for (size_t i = 0; i < m->nnodes && seen < total; i++) {
-		if (m->nodes[i].parent != x->id || m->nodes[i].id == x->id)
+		if (c->parent != x->id)
+			break;
+		if (c->id == x->id)
 			continue;
-		seen++;
-		print_tree(m, &m->nodes[i], np, seen == total, depth + 1);
+		more = k + 1 < m->nnodes && m->nodes[m->kids[k + 1]].parent == x->id &&
+		       m->nodes[m->kids[k + 1]].id != x->id;
+		print_tree(m, c, np, !more, depth + 1);
 	}
 }
 
@@ -341,7 +441,11 @@ static void print_text(const struct model *m)
 	char a[192], b[192], w[640], dur[32];
 	size_t nwaits = 0;
 
-	printf("PID %d: %zu live tasks", (int)m->pid, s->ntasks);
+	if (s->truncated)
+		printf("PID %d: %" PRIu64 " live tasks (showing %zu)", (int)m->pid,
+		       (uint64_t)s->reg.live_tasks, s->ntasks);
+	else
+		printf("PID %d: %zu live tasks", (int)m->pid, s->ntasks);
 	if (m->bpf)
 		printf(", %zu more seen only while watching for %s", m->nnodes - s->ntasks,
 		       ai_fmt_duration(m->duration_ns, dur, sizeof(dur)));
@@ -353,6 +457,14 @@ static void print_text(const struct model *m)
 			continue;
 		print_tree(m, x, "  ", true, 0);
 	}
+	judge_left_out((struct model *)m);
+	if (m->too_deep)
+		printf("  ... %zu task%s deeper than %d levels not shown\n", m->too_deep,
+		       m->too_deep == 1 ? "" : "s", TREE_DEPTH_MAX);
+	if (m->parent_cycles)
+		printf("  ... %zu task%s not shown: on or under a cycle of parent links (at "
+		       "#%" PRIu64 ")\n",
+		       m->parent_cycles, m->parent_cycles == 1 ? "" : "s", m->cycle_example);
 
 	printf("\nWaits for (now):\n");
 	for (size_t i = 0; i < s->ntasks; i++) {
@@ -714,7 +826,7 @@ int cmd_graph(int argc, char **argv)
 		m.bpf = true;
 		sleep_until(ai_now_ns() + a.duration_ns);
 	}
-	err = ai_tf_snapshot(a.pid, reg, &snap);
+	err = ai_tf_snapshot(a.pid, reg, 0, false, &snap);
 	if (err)
 		goto cleanup;
 	m.snap = snap;
@@ -731,6 +843,8 @@ int cmd_graph(int argc, char **argv)
 		err = ai_wg_from_snapshot(snap, &m.wg);
 	if (!err && ai_wg_find_cycles(m.wg, 0) < 0)
 		err = -ENOMEM;
+	if (!err)
+		err = build_index(&m);
 	if (err) {
 		ai_err("build", "the task graph", err);
 		goto cleanup;
@@ -750,6 +864,9 @@ cleanup:
 	graph_bpf__destroy(skel);
 	ai_wg_free(m.wg);
 	free(m.nodes);
+	free(m.kids);
+	free(m.mark);
+	free(m.cycle_task);
 	free(m.wakes);
 	free(m.waits);
 	free(extra);

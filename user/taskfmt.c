@@ -391,16 +391,33 @@ int ai_tf_open(pid_t pid, uint64_t *registry_addr, struct ai_proc_descs **descs)
 	return 0;
 }
 
-int ai_tf_snapshot(pid_t pid, uint64_t registry_addr, struct ai_snapshot **out)
+int ai_tf_snapshot(pid_t pid, uint64_t registry_addr, uint64_t only_id, bool whole,
+		   struct ai_snapshot **out)
 {
-	char what[48];
-	int err = ai_snapshot_take(pid, registry_addr, NULL, out);
+	static bool warned;
+	struct ai_snap_opts opts = { .only_id = only_id };
+	const struct ai_snapshot *s;
+	char why[256];
+	int err = ai_snapshot_take(pid, registry_addr, &opts, out);
 
 	if (err) {
-		snprintf(what, sizeof(what), "libasync registry of process %d", (int)pid);
-		ai_errorf("failed to read '%s': %s", what, ai_snapshot_strerror(err));
+		ai_errorf("failed to read 'libasync registry of process %d': %s", (int)pid,
+			  ai_snapshot_strerror(err));
+		return err;
 	}
-	return err;
+	s = *out;
+	if (!ai_snapshot_incomplete(s, why, sizeof(why))[0])
+		return 0;
+	if (s->tasks_end != AI_SNAP_END_CAP && ((!s->ntasks && !only_id) || whole)) {
+		ai_errorf("failed to read 'libasync registry of process %d': %s", (int)pid, why);
+		ai_snapshot_free(*out);
+		*out = NULL;
+		return s->tasks_end == AI_SNAP_END_LOOP ? -ELOOP : -EFAULT;
+	}
+	if (!warned)
+		ai_warnf("%s", why);
+	warned = true;
+	return 0;
 }
 
 /* ---- argument parsing ------------------------------------------------------------- */

@@ -118,6 +118,7 @@ struct model {
 	size_t nwaits;
 	uint64_t stats[GRAPH_STAT_MAX];
 	bool bpf;
+	bool exited; /* the target exited while watched: no live tasks */
 	/* the spawn tree in linear time: node indexes sorted by (parent, id) */
 	size_t *kids;
 	uint8_t *mark;	      /* per node: enum tree_mark */
@@ -441,7 +442,9 @@ static void print_text(const struct model *m)
 	char a[192], b[192], w[640], dur[32];
 	size_t nwaits = 0;
 
-	if (s->truncated)
+	if (m->exited)
+		printf("PID %d exited while watched: no live tasks", (int)m->pid);
+	else if (s->truncated)
 		printf("PID %d: %" PRIu64 " live tasks (showing %zu)", (int)m->pid,
 		       (uint64_t)s->reg.live_tasks, s->ntasks);
 	else
@@ -644,6 +647,7 @@ static void print_json(const struct model *m)
 	ai_json_object_begin(&j);
 	ai_json_kv_i64(&j, "pid", m->pid);
 	ai_json_kv_u64(&j, "duration_ns", m->bpf ? m->duration_ns : 0);
+	ai_json_kv_bool(&j, "exited", m->exited);
 	ai_json_key(&j, "tasks");
 	ai_json_array_begin(&j);
 	for (size_t i = 0; i < m->nnodes; i++) {
@@ -761,7 +765,8 @@ static int attach(struct graph_bpf *skel, pid_t pid, const char *path)
 	return err;
 }
 
-static void sleep_until(uint64_t end_ns)
+/* Sleeps until end_ns, Ctrl-C or the target's exit; false if the target exited. */
+static bool sleep_until(uint64_t end_ns, pid_t pid)
 {
 	while (!ai_exiting) {
 		uint64_t now = ai_now_ns(), left;
@@ -774,7 +779,10 @@ static void sleep_until(uint64_t end_ns)
 			left = 100000000ull;
 		ts = (struct timespec){ 0, (long)left };
 		nanosleep(&ts, NULL);
+		if (!ai_proc_alive(pid))
+			return false;
 	}
+	return true;
 }
 
 int cmd_graph(int argc, char **argv)
@@ -823,10 +831,21 @@ int cmd_graph(int argc, char **argv)
 		err = attach(skel, a.pid, path);
 		if (err)
 			goto cleanup;
+		uint64_t t0 = ai_now_ns();
+
 		m.bpf = true;
-		sleep_until(ai_now_ns() + a.duration_ns);
+		if (!sleep_until(t0 + a.duration_ns, a.pid)) {
+			/* what the window saw is all there is: no live task to read */
+			m.exited = true;
+			m.duration_ns = ai_now_ns() - t0;
+		}
 	}
-	err = ai_tf_snapshot(a.pid, reg, 0, false, &snap);
+	if (m.exited) {
+		snap = calloc(1, sizeof(*snap));
+		err = snap ? 0 : ai_err("allocate", "the snapshot", -ENOMEM);
+	} else {
+		err = ai_tf_snapshot(a.pid, reg, 0, false, &snap);
+	}
 	if (err)
 		goto cleanup;
 	m.snap = snap;

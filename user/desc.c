@@ -20,6 +20,7 @@
 #include "async/abi.h"
 #include "common.h"
 #include "desc.h"
+#include "outfile.h"
 #include "proc.h"
 
 #ifndef R_AARCH64_RELATIVE
@@ -129,16 +130,18 @@ static int elf_file_check(struct elf_file *ef)
 
 static int elf_file_open(const char *path, struct elf_file *ef)
 {
+	char why[128];
 	struct stat st;
 	int err;
 
 	memset(ef, 0, sizeof(*ef));
 	ef->fd = -1;
 	elf_version(EV_CURRENT);
-	ef->fd = open(path, O_RDONLY | O_CLOEXEC);
+	ef->fd = ai_open_input(path, why, sizeof(why));
 	if (ef->fd < 0) {
-		err = -errno;
-		return fail(err, "%s", strerror(-err));
+		err = ef->fd;
+		ef->fd = -1;
+		return fail(err, "%s", why);
 	}
 	if (fstat(ef->fd, &st)) {
 		err = -errno;

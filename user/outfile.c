@@ -2,6 +2,7 @@
 /* Output files: create next to the destination, rename into place, never follow a link. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -115,4 +116,51 @@ int ai_out_check(const char *path)
 	if (err)
 		return err;
 	return ai_out_finish(&o, false);
+}
+
+int ai_open_input(const char *path, char *why, size_t len)
+{
+	struct stat st;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		err = -errno;
+		snprintf(why, len, "%s", strerror(-err));
+		return err;
+	}
+	if (fstat(fd, &st)) {
+		err = -errno;
+		snprintf(why, len, "%s", strerror(-err));
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		snprintf(why, len, "%s",
+			 err == -EISDIR ? strerror(EISDIR)
+					: "not a regular file (a FIFO, device or socket)");
+		close(fd);
+		return err;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+FILE *ai_fopen_input(const char *path, int *err, char *why, size_t len)
+{
+	int fd = ai_open_input(path, why, len);
+	FILE *f;
+
+	if (fd < 0) {
+		*err = fd;
+		return NULL;
+	}
+	f = fdopen(fd, "rb");
+	if (!f) {
+		*err = -errno;
+		snprintf(why, len, "%s", strerror(-*err));
+		close(fd);
+	}
+	return f;
 }

@@ -35,4 +35,13 @@ int ai_out_finish(struct ai_outfile *o, bool keep);
 /* Whether `path` could be opened: opens and discards. Negative errno if not. */
 int ai_out_check(const char *path);
 
+/*
+ * Input files (recordings, binaries): opened without blocking on a FIFO, and refused
+ * unless regular. Returns an fd (O_CLOEXEC, blocking), or a negative errno with a short
+ * reason in why: strerror, or "not a regular file" (-EINVAL) for a FIFO, device or socket.
+ */
+int ai_open_input(const char *path, char *why, size_t len);
+/* The same as a stdio stream ("rb"); NULL with *err set. */
+FILE *ai_fopen_input(const char *path, int *err, char *why, size_t len);
+
 #endif /* AI_OUTFILE_H */

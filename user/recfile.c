@@ -1179,13 +1179,13 @@ int ai_recfile_fread(FILE *f, ai_rf_event_fn fn, void *ctx, struct ai_recfile **
 int ai_recfile_read(const char *path, ai_rf_event_fn fn, void *ctx, struct ai_recfile **out,
 		    char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	int ret;
+	char why[128];
+	int ret = 0;
+	FILE *f = ai_fopen_input(path, &ret, why, sizeof(why));
 
 	*out = NULL;
 	if (!f) {
-		ret = -errno;
-		errf(err, errlen, "%s", strerror(-ret));
+		errf(err, errlen, "%s", why);
 		return ret;
 	}
 	ret = ai_recfile_fread(f, fn, ctx, out, err, errlen);

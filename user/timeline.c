@@ -12,6 +12,7 @@
 #include "aggregate.h"
 #include "common.h"
 #include "json.h"
+#include "outfile.h"
 #include "timeline.h"
 
 _Static_assert(AI_HIST_SLOTS == TRACE_HIST_SLOTS, "report and trace share histogram slots");
@@ -361,15 +362,12 @@ int ai_tl_fload(FILE *f, unsigned flags, uint64_t long_poll_ns, struct ai_timeli
 int ai_tl_load(const char *path, unsigned flags, uint64_t long_poll_ns, struct ai_timeline **out,
 	       char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	int ret;
+	int ret = 0;
+	FILE *f = ai_fopen_input(path, &ret, err, errlen);
 
 	*out = NULL;
-	if (!f) {
-		ret = -errno;
-		snprintf(err, errlen, "%s", strerror(-ret));
+	if (!f)
 		return ret;
-	}
 	ret = ai_tl_fload(f, flags, long_poll_ns, out, err, errlen);
 	fclose(f);
 	return ret;

@@ -85,6 +85,40 @@ fail:
 	return err;
 }
 
+int ai_out_open_stream(struct ai_outfile *o, const char *path, mode_t mode)
+{
+	struct stat st;
+	int fd;
+
+	memset(o, 0, sizeof(*o));
+	if (!*path)
+		return -ENOENT;
+	if (!lstat(path, &st)) {
+		if (S_ISLNK(st.st_mode))
+			return -ELOOP;
+		if (S_ISDIR(st.st_mode))
+			return -EISDIR;
+		if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+			return open_in_place(o, path);
+		if (!S_ISREG(st.st_mode))
+			return -EEXIST;
+		if (unlink(path) && errno != ENOENT)
+			return -errno;
+	} else if (errno != ENOENT) {
+		return -errno;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	o->f = fdopen(fd, "w");
+	if (!o->f) {
+		close(fd);
+		unlink(path);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int ai_out_finish(struct ai_outfile *o, bool keep)
 {
 	int err = 0;

@@ -27,6 +27,13 @@ struct ai_outfile {
 /* Opens `path` for writing as described above; negative errno, *o zeroed, on failure. */
 int ai_out_open(struct ai_outfile *o, const char *path, mode_t mode);
 /*
+ * For a file written over a long time that must stay readable if the writer is killed
+ * (a recording): created at `path` itself with O_CREAT | O_EXCL | O_NOFOLLOW after an
+ * existing regular file there is removed, so it is still a new file, never a link's
+ * target nor someone else's file (if one is put back in between: -EEXIST).
+ */
+int ai_out_open_stream(struct ai_outfile *o, const char *path, mode_t mode);
+/*
  * Closes the stream (unless the caller already did and set o->f to NULL) and, if `keep`,
  * moves the new file into place; otherwise removes it. Returns 0 or a negative errno
  * (a failed write, close or rename; the new file is then removed).

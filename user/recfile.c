@@ -355,7 +355,8 @@ int ai_rf_writer_open(const char *path, const struct ai_rf_info *info, struct ai
 	int err;
 
 	*out = NULL;
-	err = ai_out_open(&of, path, AI_OUT_PRIVATE);
+	/* streamed, readable up to the last block if record is killed */
+	err = ai_out_open_stream(&of, path, AI_OUT_PRIVATE);
 	if (err)
 		return err;
 	err = ai_rf_writer_fopen(of.f, info, out);

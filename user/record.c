@@ -28,6 +28,7 @@
 #include "recfile.h"
 #include "record.h"
 #include "record.skel.h"
+#include "snapshot.h"
 #include "taskfmt.h"
 
 static struct env {
@@ -299,6 +300,45 @@ static int handle_event(void *ctx, void *data, size_t size)
 }
 
 /* Reads the per-CPU lost counters; writes a lost block when they changed. */
+/*
+ * At the end: the wait every pending task is in, from the runtime's task records, as
+ * wait events flagged AI_REC_WAIT_F_CURRENT (see bpf/record.h). Processes that exited
+ * or cannot be read are left as they are.
+ */
+static int write_current_waits(struct rec_ctx *c)
+{
+	for (size_t i = 0; i < c->nprocs && !c->err; i++) {
+		pid_t pid = c->procs[i].pid;
+		struct ai_snapshot *snap = NULL;
+		uint64_t reg, now = ai_now_ns();
+
+		if (!ai_proc_alive(pid) || ai_snapshot_locate(pid, &reg) ||
+		    ai_snapshot_take(pid, reg, NULL, &snap))
+			continue;
+		for (size_t k = 0; k < snap->ntasks && !c->err; k++) {
+			const struct ai_snap_task *t = &snap->tasks[k];
+			struct ai_rec_wait e = {
+				.h = { .type = AI_REC_WAIT,
+				       .size = sizeof(e),
+				       .pid = (__u32)pid,
+				       .ts = now },
+				.task_id = t->abi.id,
+				.kind = t->abi.wait_kind,
+				.flags = AI_REC_WAIT_F_CURRENT,
+				.obj = t->abi.wait_obj,
+				.holder_id = t->wait_for,
+				.await_desc = t->chain_len ? t->chain[0].at : 0,
+			};
+
+			if (t->abi.state != ASYNC_TASK_IDLE || t->abi.wait_kind == ASYNC_WAIT_NONE)
+				continue;
+			handle_event(c, &e, sizeof(e));
+		}
+		ai_snapshot_free(snap);
+	}
+	return c->err;
+}
+
 static int update_lost(struct rec_ctx *c, bool force)
 {
 	uint32_t zero = 0;
@@ -524,6 +564,8 @@ int cmd_record(int argc, char **argv)
 	err = ring_buffer__consume(rb);
 	if (err >= 0)
 		err = c.err;
+	if (!err)
+		err = write_current_waits(&c);
 	if (!err)
 		err = update_lost(&c, true);
 	if (!err) {

@@ -311,7 +311,8 @@ static int on_event(void *ctx, const struct ai_rec_hdr *h)
 		t = task_get(tl, h->pid, e->task_id, false);
 		if (t) {
 			t->wait_kind = e->kind;
-			t->wait_poll = t->polls + 1;
+			/* a probe fires inside the poll it belongs to, before its end */
+			t->wait_poll = e->flags & AI_REC_WAIT_F_CURRENT ? t->polls : t->polls + 1;
 		}
 		return 0;
 	}

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Output files as root in a directory others can write to (a sticky /tmp-like one): no
 # command follows a symlink planted at its output path or writes into a file another user
-# created there; a recording is mode 0600; a refused output is one clear line, exit 1,
+# created there (a recording, streamed, is a new file at the path made with O_EXCL; the
+# others are renamed into place); a recording is mode 0600; a refused output is one clear line, exit 1,
 # and the file the link points to is untouched.
 source "$(dirname "$0")/lib.sh"
 require_bpf

@@ -168,6 +168,51 @@ static void test_discard_and_errors(void **state)
 	assert_int_equal(count_entries(), 0);
 }
 
+static void test_stream(void **state)
+{
+	char path[128], other[128], victim[128], buf[64];
+	struct ai_outfile o;
+	struct stat before, after;
+	FILE *f;
+
+	(void)state;
+	/* a new file at the path itself, readable while written */
+	snprintf(path, sizeof(path), "%s/s.rec", dir);
+	assert_int_equal(ai_out_open_stream(&o, path, AI_OUT_PRIVATE), 0);
+	fputs("part", o.f);
+	fflush(o.f);
+	slurp(path, buf, sizeof(buf));
+	assert_string_equal(buf, "part");
+	assert_int_equal(ai_out_finish(&o, true), 0);
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(after.st_mode & 0777, 0600);
+	/* someone else's file there: replaced by a new one, theirs keeps its data */
+	snprintf(other, sizeof(other), "%s/s.link", dir);
+	assert_int_equal(link(path, other), 0);
+	assert_int_equal(stat(path, &before), 0);
+	assert_int_equal(ai_out_open_stream(&o, path, AI_OUT_PRIVATE), 0);
+	fputs("new", o.f);
+	assert_int_equal(ai_out_finish(&o, true), 0);
+	assert_int_equal(stat(path, &after), 0);
+	assert_true(before.st_ino != after.st_ino);
+	slurp(other, buf, sizeof(buf));
+	assert_string_equal(buf, "part");
+	/* a symlink: refused, its target untouched */
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	f = fopen(victim, "w");
+	fputs("precious", f);
+	fclose(f);
+	unlink(path);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_int_equal(ai_out_open_stream(&o, path, AI_OUT_PRIVATE), -ELOOP);
+	slurp(victim, buf, sizeof(buf));
+	assert_string_equal(buf, "precious");
+	unlink(path);
+	unlink(other);
+	unlink(victim);
+	assert_int_equal(count_entries(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +220,7 @@ int main(void)
 		cmocka_unit_test(test_replaces_never_writes_into),
 		cmocka_unit_test(test_symlink_refused),
 		cmocka_unit_test(test_discard_and_errors),
+		cmocka_unit_test(test_stream),
 	};
 
 	umask(022);

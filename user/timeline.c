@@ -612,9 +612,10 @@ int ai_tl_summary(const struct ai_timeline *tl, const struct ai_lint_opts *lo, s
 /* Task tracks get synthetic thread ids above any real one (pid_max <= 2^22). */
 #define TASK_TID_BASE 1000000000ull
 
-static double us(const struct ai_timeline *tl, uint64_t ns)
+/* ns since the first event: slices are placed and sized in integer ns, printed exactly */
+static uint64_t rel_ns(const struct ai_timeline *tl, uint64_t ns)
 {
-	return ns >= tl->first_ns ? (double)(ns - tl->first_ns) / 1000.0 : 0.0;
+	return ns >= tl->first_ns ? ns - tl->first_ns : 0;
 }
 
 static uint64_t task_tid(const struct ai_tl_task *t)
@@ -668,9 +669,9 @@ static void slice(struct ai_json *j, const struct ai_timeline *tl, const char *n
 {
 	ev_begin(j, "X", name, cat, pid, tid);
 	ai_json_key(j, "ts");
-	ai_json_double(j, us(tl, start));
+	ai_json_us(j, rel_ns(tl, start));
 	ai_json_key(j, "dur");
-	ai_json_double(j, end > start ? us(tl, end) - us(tl, start) : 0.0);
+	ai_json_us(j, end > start ? rel_ns(tl, end) - rel_ns(tl, start) : 0);
 }
 
 static void flow(struct ai_json *j, const struct ai_timeline *tl, const char *ph, const char *name,
@@ -679,7 +680,7 @@ static void flow(struct ai_json *j, const struct ai_timeline *tl, const char *ph
 	ev_begin(j, ph, name, name, pid, tid);
 	ai_json_kv_u64(j, "id", id);
 	ai_json_key(j, "ts");
-	ai_json_double(j, us(tl, ts));
+	ai_json_us(j, rel_ns(tl, ts));
 	if (ph[0] == 'f')
 		ai_json_kv_str(j, "bp", "e");
 	ai_json_object_end(j);

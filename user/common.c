@@ -15,6 +15,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "cli.h"
 #include "common.h"
 
 #ifndef CAP_PERFMON
@@ -206,14 +207,11 @@ bool ai_parse_u64(const char *s, uint64_t *out)
 
 bool ai_parse_secs(const char *s, double *out)
 {
-	char *end;
-	double v;
+	uint64_t ns;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v > 0) || v > 1e7)
+	if (!ai_parse_duration(s, AI_NS_PER_SEC, &ns) || !ns)
 		return false;
-	*out = v;
+	*out = (double)ns / 1e9;
 	return true;
 }
 

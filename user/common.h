@@ -46,7 +46,7 @@ bool ai_proc_alive(pid_t pid);
 
 /* Parses a positive decimal with an optional unit; returns false if malformed. */
 bool ai_parse_u64(const char *s, uint64_t *out);
-/* Parses a positive number of seconds ("2", "0.5"; at most 1e7); false if malformed. */
+/* A positive duration in seconds: "2", "0.5", or with a unit (see ai_parse_duration). */
 bool ai_parse_secs(const char *s, double *out);
 /* "250ms", "1.5s", "3us", "42ns" for a duration in ns (into buf, returns buf). */
 const char *ai_fmt_duration(uint64_t ns, char *buf, size_t len);

@@ -68,6 +68,13 @@ static const struct argp_option opts[] = {
 	{},
 };
 
+/* An error ai_bad_value or ai_errorf printed already (see ai_tf_parse_args). */
+static int reported(int err)
+{
+	(void)err;
+	return AI_TF_ARG_REPORTED;
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	uint64_t v;
@@ -75,18 +82,20 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'p':
 		if (ai_tf_parse_pid(arg, &env.pid))
-			return EINVAL;
+			return AI_TF_ARG_REPORTED;
 		break;
 	case 'o':
 		env.output = arg;
 		break;
 	case 'd':
 		if (!ai_parse_secs(arg, &env.duration))
-			return ai_bad_value("-d", arg, "a positive number of seconds");
+			return reported(
+			    ai_bad_value("-d", arg, "a positive duration (2, 2s, 500ms, 1m)"));
 		break;
 	case 'b':
 		if (!ai_parse_u64(arg, &v) || v == 0 || v > 1024 || (v & (v - 1)))
-			return ai_bad_value("-b", arg, "a power of two from 1 to 1024 (MiB)");
+			return reported(
+			    ai_bad_value("-b", arg, "a power of two from 1 to 1024 (MiB)"));
 		env.buffer_bytes = v << 20;
 		break;
 	case 'v':
@@ -101,12 +110,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			ai_errorf("%s (see 'async-inspect record --help')",
 				  env.pid ? "give only one of -p PID and -- CMD ARGS"
 					  : "nothing to record: give -p PID or -- CMD ARGS");
-			return EINVAL;
+			return AI_TF_ARG_REPORTED;
 		}
 		if (!env.output) {
 			ai_errorf(
 			    "no output file: give -o FILE (see 'async-inspect record --help')");
-			return EINVAL;
+			return AI_TF_ARG_REPORTED;
 		}
 		break;
 	default:
@@ -403,11 +412,13 @@ int cmd_record(int argc, char **argv)
 	struct rec_ctx c = { 0 };
 	char path[PATH_MAX], exe[PATH_MAX];
 	int err, status = AI_EXIT_OK, child_status = -1;
+	bool help;
 	uint64_t start, deadline = 0, next_lost;
 	pid_t pid;
 
-	argp_err_exit_status = AI_EXIT_USAGE;
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	err = ai_tf_parse_args(&argp, argc, argv, NULL, &help);
+	if (help)
+		return AI_EXIT_OK;
 	if (err)
 		return AI_EXIT_USAGE;
 	ai_setup_libbpf_log();

@@ -17,6 +17,7 @@
 #include "outfile.h"
 #include "summary.h"
 #include "sumopts.h"
+#include "taskfmt.h"
 #include "timeline.h"
 
 /* Exit status of a report on a damaged recording (what was readable was reported). */
@@ -81,6 +82,13 @@ static const struct argp_option opts[] = {
 	{},
 };
 
+/* An error ai_bad_value or ai_errorf printed already (see ai_tf_parse_args). */
+static int reported(int err)
+{
+	(void)err;
+	return AI_TF_ARG_REPORTED;
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	uint64_t v;
@@ -107,12 +115,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_WIDTH:
 		if (!ai_parse_u64(arg, &v) || v < 10 || v > 10000)
-			return ai_bad_value("--width", arg, "10..10000 columns");
+			return reported(ai_bad_value("--width", arg, "10..10000 columns"));
 		env.width = (unsigned)v;
 		break;
 	case OPT_ROWS:
 		if (!ai_parse_u64(arg, &v) || v > 1000000)
-			return ai_bad_value("--rows", arg, "a number of tasks");
+			return reported(ai_bad_value("--rows", arg, "a number of tasks"));
 		env.rows = (size_t)v;
 		break;
 	case OPT_NO_COLOR:
@@ -124,18 +132,18 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			    "one recording at a time: '%s' and '%s' (see 'async-inspect report "
 			    "--help')",
 			    env.file, arg);
-			return EINVAL;
+			return AI_TF_ARG_REPORTED;
 		}
 		env.file = arg;
 		break;
 	case ARGP_KEY_END:
 		if (!env.file) {
 			ai_errorf("no recording given (see 'async-inspect report --help')");
-			return EINVAL;
+			return AI_TF_ARG_REPORTED;
 		}
 		break;
 	default:
-		return ai_sum_opts_parse(&env.sum, key, arg, EINVAL);
+		return ai_sum_opts_parse(&env.sum, key, arg, AI_TF_ARG_REPORTED);
 	}
 	return 0;
 }
@@ -211,11 +219,13 @@ int cmd_report(int argc, char **argv)
 	static const struct argp argp = { opts, parse_opt, "FILE", doc, NULL, NULL, NULL };
 	struct ai_timeline *tl = NULL;
 	bool exports;
+	bool help;
 	char reason[300] = "";
 	int err;
 
-	argp_err_exit_status = AI_EXIT_USAGE;
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	err = ai_tf_parse_args(&argp, argc, argv, NULL, &help);
+	if (help)
+		return AI_EXIT_OK;
 	if (err)
 		return AI_EXIT_USAGE;
 	exports = env.timeline || env.svg || env.text;

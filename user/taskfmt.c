@@ -10,6 +10,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "cli.h"
 #include "common.h"
 #include "desc.h"
 #include "execlib.h"
@@ -566,22 +567,12 @@ int ai_tf_parse_pid(const char *s, pid_t *pid)
 
 int ai_tf_parse_secs(const char *opt, const char *s, uint64_t *ns)
 {
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (end != s && !strcmp(end, "ms"))
-		v /= 1000;
-	else if (end != s && !strcmp(end, "s"))
-		;
-	else if (end == s || *end)
-		v = -1;
-	if (errno || !(v >= 0) || v > 1e6) {
-		ai_errorf("failed to parse %s '%s': not a number of seconds", opt, s);
+	if (!ai_parse_duration(s, AI_NS_PER_SEC, ns)) {
+		ai_errorf("failed to parse %s '%s': not a number of seconds or a duration (500ms, "
+			  "2s, 1m)",
+			  opt, s);
 		return -EINVAL;
 	}
-	*ns = (uint64_t)(v * 1e9);
 	return 0;
 }
 

@@ -124,11 +124,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'd':
 		if (!ai_parse_secs(arg, &env.duration))
-			return bad_value("-d", arg, "a positive number of seconds");
+			return bad_value("-d", arg, "a positive duration (2, 2s, 500ms, 1m)");
 		break;
 	case 'i':
 		if (!ai_parse_secs(arg, &env.interval))
-			return bad_value("-i", arg, "a positive number of seconds");
+			return bad_value("-i", arg, "a positive duration (2, 2s, 500ms, 1m)");
 		break;
 	case OPT_JSON:
 		env.json = true;

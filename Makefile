@@ -5,6 +5,7 @@
 #   make deps       install the Debian packages the build needs (root; make test/demo do it)
 #   make test       unit tests under ASan+UBSan, then the BPF integration tests (root)
 #   make tsan       the multi-threaded runtime tests under ThreadSanitizer
+#   make stress     the runtime unit tests in a loop, quiet then loaded (STRESS_SECONDS)
 #   make demo       start an example, trace it, print the summary (root)
 #   make bench      benchmarks; see bench/RESULTS.md
 #   make fuzz       libFuzzer targets for the file parsers (FUZZ_SECONDS each)
@@ -21,6 +22,7 @@ ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/pp
 			-e 's/riscv64/riscv/' -e 's/s390x/s390/')
 VERSION := 0.1.0
 FUZZ_SECONDS ?= 60
+STRESS_SECONDS ?= 120
 
 ifeq ($(V),1)
 	Q =
@@ -33,7 +35,11 @@ endif
 
 WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
 CFLAGS ?= -g -O2
-ALL_CFLAGS := $(CFLAGS) -std=gnu11 $(WARN) -Iinclude -I$(OUTPUT) -D_GNU_SOURCE -pthread
+# Frame pointers everywhere, so `profile` (and perf) walk native stacks through libasync,
+# the examples and the tool itself; docs/profile.md says what to do for your own code.
+FRAME_POINTERS := -fno-omit-frame-pointer
+ALL_CFLAGS := $(CFLAGS) $(FRAME_POINTERS) -std=gnu11 $(WARN) -Iinclude -I$(OUTPUT) -D_GNU_SOURCE \
+	-pthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # BPF programs see the kernel's types from vmlinux.h and libbpf's headers.
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iinclude -Ibpf \
@@ -72,20 +78,21 @@ LIBASYNC_SO := $(OUTPUT)/libasync.so
 LIBASYNC_NOPROBES := $(OUTPUT)/noprobes/libasync.a
 TOOL := $(OUTPUT)/async-inspect
 
-.PHONY: all deps test-deps lib tool examples tests test unit-test bpf-test tsan demo bench \
-	fuzz install format clean
+.PHONY: all deps test-deps lib tool examples tests test unit-test bpf-test tsan stress demo \
+	bench fuzz install format clean
 .DELETE_ON_ERROR:
 # Skeletons and objects built through pattern chains are products, not temporaries.
 .SECONDARY:
 
-all: lib tool examples
+all: lib tool examples $(OUTPUT)/async-inspect.8
 
 # ---- packages: a fresh Debian machine needs nothing but make --------------------------
 DEB_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev systemtap-sdt-dev \
 	libcmocka-dev pkg-config
 
-# What the integration tests drive besides the build: JSON checks, wrk load, dot, tmux.
-TEST_DEB_PACKAGES := python3 wrk graphviz tmux binutils bpftrace
+# What the integration tests drive besides the build: JSON checks, wrk load, dot, tmux;
+# gdb prints the stacks of a hung unit test (tests/watchdog); man renders the man page.
+TEST_DEB_PACKAGES := python3 wrk graphviz tmux binutils bpftrace gdb man-db
 DEPS_STAMP := $(OUTPUT)/.deps-ok
 TEST_DEPS_STAMP := $(OUTPUT)/.test-deps-ok
 
@@ -116,9 +123,9 @@ $(OUTPUT)/noprobes/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) | $(OUTPUT)/noprobes
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -DASYNC_NO_PROBES -fPIC -c $< -o $@
 
-$(OUTPUT)/asan/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) | $(OUTPUT)/asan/runtime
+$(OUTPUT)/asan/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) Makefile | $(OUTPUT)/asan/runtime
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -DASYNC_TEST_CLOCK -O1 -c $< -o $@
 
 $(LIBASYNC_A): $(RUNTIME_OBJS)
 	$(call msg,AR,$@)
@@ -163,6 +170,11 @@ $(TOOL): $(USER_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -pthread -o $@ $^ $(USER_LIBS)
 
+# The man page, from the tool's own --help texts (scripts/gen-man).
+$(OUTPUT)/async-inspect.8: $(TOOL) scripts/gen-man
+	$(call msg,GEN,$@)
+	$(Q)./scripts/gen-man $(TOOL) $(VERSION) >$@
+
 # ---- examples: linked against the shared libasync ------------------------------------------
 examples: $(EXAMPLES)
 
@@ -184,7 +196,7 @@ $(RUNTIME_UNIT_TESTS): $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(ASAN_OBJS) 
 # Tool unit tests (tests/unit/test_tool_*.c) link the ASan-built user/ helpers: every
 # user/*.c except main.c and the per-subcommand files (helpers include no skeleton).
 USER_CMD_SRCS := user/main.c $(patsubst %,user/%.c,trace top tasks profile record report \
-	graph deadlock analyze list)
+	graph deadlock analyze list diagnose)
 ASAN_USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/asan/user/%.o,$(filter-out $(USER_CMD_SRCS),$(USER_SRCS)))
 
 $(OUTPUT)/asan/user:
@@ -225,9 +237,9 @@ TSAN_TESTS := $(patsubst %,$(OUTPUT)/tsan/tests/test_%,sync chan combinators blo
 $(OUTPUT)/tsan/runtime $(OUTPUT)/tsan/tests:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/tsan/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) | $(OUTPUT)/tsan/runtime
+$(OUTPUT)/tsan/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) Makefile | $(OUTPUT)/tsan/runtime
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(TSAN_FLAGS) -O1 -fPIC -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(TSAN_FLAGS) -DASYNC_TEST_CLOCK -O1 -fPIC -c $< -o $@
 
 $(OUTPUT)/tsan/tests/test_%: tests/unit/test_%.c $(TSAN_OBJS) $(wildcard tests/unit/*.h) | $(OUTPUT)/tsan/tests
 	$(call msg,CC,$@)
@@ -235,6 +247,10 @@ $(OUTPUT)/tsan/tests/test_%: tests/unit/test_%.c $(TSAN_OBJS) $(wildcard tests/u
 
 tsan: $(TSAN_TESTS)
 	$(Q)./tests/run-all --tsan $(OUTPUT)
+
+# Not part of `make test`'s time budget: .ci/run calls it after the tests.
+stress: $(RUNTIME_UNIT_TESTS)
+	$(Q)./tests/stress $(OUTPUT) $(STRESS_SECONDS)
 
 # ---- demo ---------------------------------------------------------------------------------
 demo:
@@ -291,6 +307,11 @@ install: all
 	install -m 0644 include/async/*.h $(DESTDIR)$(PREFIX)/include/async/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' runtime/libasync.pc.in \
 		>$(DESTDIR)$(PREFIX)/lib/pkgconfig/libasync.pc
+	install -D -m 0644 $(OUTPUT)/async-inspect.8 $(DESTDIR)$(PREFIX)/share/man/man8/async-inspect.8
+	install -D -m 0644 contrib/async-inspect.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/async-inspect
+	@# a system prefix: let the dynamic loader find libasync.so.0 at once
+	$(if $(DESTDIR),,$(if $(filter /usr /usr/local,$(PREFIX)),ldconfig))
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' | grep -v '^vmlinux/')

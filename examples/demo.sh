@@ -1,7 +1,8 @@
 #!/bin/bash
 # The demo `make demo` runs: start the example HTTP server on a free port, put a short
 # loopback load on it and, with async-inspect built and root privileges, trace it by PID
-# while the load runs and print the summary. Without a working `async-inspect trace`
+# while the load runs and print the summary, then `diagnose` it (a healthy server: no
+# findings). Without a working `async-inspect trace`
 # it runs fetch_user instead and says why. Only the tracing part needs root.
 #   examples/demo.sh OUTPUT_DIR        (make demo passes the build's output dir)
 #   DEMO_SECONDS=5 examples/demo.sh .output
@@ -87,7 +88,13 @@ if [ $can_trace = yes ]; then
 	wait "$load"
 	load=
 	echo "== load: $(grep -E 'Requests/sec|requests|errors' "$tmp/load.out" | tr -s ' ' | paste -sd ';' -)"
-	exit $rc
+	[ $rc -eq 0 ] || exit $rc
+	# What is wrong with it? A healthy server: no findings (exit 0); 1 would mean findings.
+	echo "== async-inspect diagnose -p $server -d 2"
+	"$ai" diagnose -p "$server" -d 2
+	rc=$?
+	[ $rc -le 1 ] || exit $rc
+	exit 0
 fi
 
 start_load "$secs"

@@ -121,6 +121,15 @@ static void wake_all(struct async_chan *ch, struct async__waitq *q, int state)
 	}
 }
 
+/* Names the task at one end of the channel (a store only when it changes). */
+static inline void chan_note_task(__u64 *end, const struct async_cx *cx)
+{
+	uint64_t id = async_cx_task_id(cx);
+
+	if (__atomic_load_n(end, __ATOMIC_RELAXED) != id)
+		__atomic_store_n(end, id, __ATOMIC_RELAXED);
+}
+
 /* Releases one handle's reference; the last one frees the channel. */
 static void chan_put(struct async_chan *ch)
 {
@@ -290,6 +299,7 @@ enum async_poll async_send_poll(struct async_send *s, struct async_cx *cx)
 	ASYNC_TRACE(s->frame);
 	if (s->frame.resume) /* completed earlier */
 		return ASYNC_READY;
+	chan_note_task(&ch->abi.send_task, cx);
 again:
 	async__spin_lock(&ch->lock);
 	if (w) {
@@ -390,6 +400,7 @@ enum async_poll async_recv_poll(struct async_recv *r, struct async_cx *cx)
 	ASYNC_TRACE(r->frame);
 	if (r->frame.resume) /* completed earlier */
 		return ASYNC_READY;
+	chan_note_task(&ch->abi.recv_task, cx);
 again:
 	async__spin_lock(&ch->lock);
 	if (ch->abi.len || !ch->abi.senders || !ch->abi.receiver) {

@@ -60,7 +60,10 @@ struct async__worker {
 	_Atomic uint32_t parked __attribute__((aligned(64))); /* futex word */
 	uint64_t now;					      /* cached CLOCK_MONOTONIC */
 	unsigned tick;
-	bool yield_now;	  /* async_cx_wake_self during this poll */
+	bool yield_now; /* async_cx_wake_self during this poll */
+	/* tasks that yielded (FIFO through task->next): they run again only after every
+	 * task that was ready meanwhile, and after a look for due timers and I/O */
+	struct async_task *yielded_head, *yielded_tail;
 	bool wake_driver; /* a timer added during this poll needs the driver to re-plan */
 	bool polling;	  /* inside a poll function */
 	/* run_task_plain or run_task_probed (exec.c): re-chosen every 16 polls */
@@ -191,11 +194,29 @@ void async__driver_turn(struct async_exec *exec, bool block);
 /* Interrupts a driver sleeping in epoll_wait. */
 void async__driver_wake(struct async_exec *exec);
 
+#ifdef ASYNC_TEST_CLOCK
+/*
+ * Tests only (the ASan build of the runtime): added to every clock read, so that the unit
+ * tests also run as if the machine had been up for an hour, a month or close to 2^63 ns.
+ * Set it only while no executor exists. Release builds have no such variable.
+ */
+extern uint64_t async__test_clock_offset;
+#define ASYNC__CLOCK_OFFSET async__test_clock_offset
+#else
+#define ASYNC__CLOCK_OFFSET 0
+#endif
+
 static inline uint64_t async__clock(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + ASYNC__CLOCK_OFFSET;
+}
+
+/* now + duration, saturated below UINT64_MAX (the "no deadline" value of the timer heap) */
+static inline uint64_t async__deadline_after(uint64_t now, uint64_t duration)
+{
+	return duration < UINT64_MAX - 1 - now ? now + duration : UINT64_MAX - 1;
 }
 
 #define async__barrier()   __asm__ __volatile__("" ::: "memory")

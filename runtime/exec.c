@@ -567,6 +567,30 @@ static __attribute__((noinline, cold)) enum async_poll poll_traced(struct async_
 	return r;
 }
 
+/* ---- yielded tasks ------------------------------------------------------------------ */
+
+static inline void yielded_push(struct async__worker *w, struct async_task *t)
+{
+	t->next = NULL;
+	if (w->yielded_tail)
+		w->yielded_tail->next = t;
+	else
+		w->yielded_head = t;
+	w->yielded_tail = t;
+}
+
+/* Moves the yielded tasks to the back of the run queue (where stealers see them too). */
+static void yielded_flush(struct async__worker *w)
+{
+	struct async_task *t = w->yielded_head, *next;
+
+	w->yielded_head = w->yielded_tail = NULL;
+	for (; t; t = next) {
+		next = t->next;
+		lq_push(w, t);
+	}
+}
+
 /*
  * One poll of `t` and what follows it. `probes`: false in run_task_plain, the variant
  * workers use while every hot semaphore is clear (see choose_run_task), which then tests
@@ -625,6 +649,10 @@ static __attribute__((always_inline)) inline void run_task_impl(struct async__wo
 							 : w->now);
 				}
 				async__store(&t->abi.state, ASYNC_TASK_SCHEDULED);
+				if (w->yield_now) {
+					yielded_push(w, t);
+					return;
+				}
 				lq_push(w, t);
 				if (!w->exec->single)
 					notify(w->exec);
@@ -747,6 +775,21 @@ static struct async_task *next_task(struct async__worker *w)
 	if ((t = lq_pop(w)))
 		return t;
 	t = inject_pop(w);
+	if (!t && w->yielded_head) {
+		/* every task ready before the yields has run: now what became ready since
+		 * (timers and I/O; the multi-threaded driver's wakes arrive by injection),
+		 * then the yielded tasks, in the order they yielded */
+		if (w->exec->single)
+			async__driver_turn(w->exec, false); /* wakes go to this queue */
+		else
+			t = inject_pop(w);
+		if (t) {
+			yielded_flush(w);
+			return t;
+		}
+		yielded_flush(w);
+		t = lq_pop(w);
+	}
 	if (!t)
 		t = steal(w);
 	/* found work elsewhere and have more than this: wake a helper */
@@ -792,6 +835,7 @@ static void *worker_main(void *arg)
 	choose_run_task(w);
 	while (!atomic_load_explicit(&exec->shutdown, memory_order_acquire)) {
 		if (atomic_load_explicit(&exec->stopping, memory_order_acquire)) {
+			yielded_flush(w); /* queued where a shutdown drains them */
 			pause_worker(exec);
 			continue;
 		}
@@ -820,6 +864,7 @@ static void *worker_main(void *arg)
 		w->now = async__clock();
 		choose_run_task(w); /* a tracer attached while idle sees the first poll */
 	}
+	yielded_flush(w);
 	async__cur_worker = NULL;
 	task_cache_flush();
 	async__thread_unregister(rec);
@@ -984,6 +1029,7 @@ static int single_loop(struct async_exec *exec)
 		w->now = async__clock();
 		choose_run_task(w); /* a tracer attached while idle sees the first poll */
 	}
+	yielded_flush(w);
 	async__cur_worker = saved;
 	task_cache_flush();
 	async__thread_unregister(w->rec);

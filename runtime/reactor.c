@@ -6,6 +6,7 @@
  * on the loop thread when it has nothing to poll.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -221,7 +222,14 @@ void async__driver_turn(struct async_exec *exec, bool block)
 		w->now = now;
 	else
 		async__driver_now = now;
-	async__timers_fire(tm, now);
+	/*
+	 * A timer that fired here woke its task into the run queue of this thread (the
+	 * single-threaded loop, which checked its queues before calling): sleeping now
+	 * would leave that task queued with nobody to run it, forever if no other timer
+	 * is armed. Look for I/O without waiting and let the caller run it.
+	 */
+	if (async__timers_fire(tm, now))
+		block = false;
 	if (!block && !atomic_load_explicit(&r->armed, memory_order_relaxed))
 		return;
 
@@ -245,8 +253,15 @@ void async__driver_turn(struct async_exec *exec, bool block)
 	n = epoll_pwait2(r->epfd, evs, 64, tsp, NULL);
 	if (n < 0 && errno == ENOSYS) {
 		/* kernels before 5.11: millisecond timeouts, rounded up */
-		int ms =
-		    tsp ? (int)((ts.tv_sec * 1000000000ll + ts.tv_nsec + 999999) / 1000000) : -1;
+		int ms = -1;
+
+		if (tsp) {
+			uint64_t d_ms =
+			    ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + 999999) /
+			    1000000;
+
+			ms = d_ms > INT_MAX ? INT_MAX : (int)d_ms;
+		}
 
 		n = epoll_wait(r->epfd, evs, 64, ms);
 	}

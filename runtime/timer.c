@@ -22,6 +22,10 @@ struct async__timer {
 	_Atomic int in_heap;
 };
 
+#ifdef ASYNC_TEST_CLOCK
+uint64_t async__test_clock_offset;
+#endif
+
 uint64_t async_now_ns(void)
 {
 	return async__clock();
@@ -300,7 +304,7 @@ enum async_poll async_sleep_poll(struct async_sleep *s, struct async_cx *cx)
 		if (s->frame.resume == 0) {
 			s->frame.resume = 1;
 			if (s->duration_ns)
-				s->deadline_ns = now + s->duration_ns;
+				s->deadline_ns = async__deadline_after(now, s->duration_ns);
 			else if (!s->deadline_ns)
 				s->deadline_ns = now;
 		}

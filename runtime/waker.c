@@ -11,18 +11,34 @@
 
 /* ---- wakers --------------------------------------------------------------------------- */
 
+/*
+ * A waker is a task reference that also counts in the task record's `wakers` (abi.h).
+ * The count goes down only after a wake has scheduled the task, so a reader never sees
+ * an IDLE task with no waker while a wake is on its way.
+ */
+static inline struct async_waker waker_new(struct async_task *t)
+{
+	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+	__atomic_fetch_add(&t->abi.wakers, 1, __ATOMIC_RELAXED);
+	return (struct async_waker){ .task = t };
+}
+
+static inline void waker_put(struct async_task *t)
+{
+	__atomic_fetch_sub(&t->abi.wakers, 1, __ATOMIC_RELEASE);
+	async__task_release(t);
+}
+
 struct async_waker async_waker_clone(struct async_cx *cx)
 {
-	atomic_fetch_add_explicit(&cx->task->refs, 1, memory_order_relaxed);
-	return (struct async_waker){ .task = cx->task };
+	return waker_new(cx->task);
 }
 
 struct async_waker async_waker_dup(const struct async_waker *w)
 {
 	if (!w || !w->task)
 		return (struct async_waker){ 0 };
-	atomic_fetch_add_explicit(&w->task->refs, 1, memory_order_relaxed);
-	return (struct async_waker){ .task = w->task };
+	return waker_new(w->task);
 }
 
 void async_waker_wake(struct async_waker *w)
@@ -33,7 +49,7 @@ void async_waker_wake(struct async_waker *w)
 		return;
 	w->task = NULL;
 	async__schedule(t);
-	async__task_release(t);
+	waker_put(t);
 }
 
 void async_waker_wake_by_ref(const struct async_waker *w)
@@ -49,7 +65,7 @@ void async_waker_drop(struct async_waker *w)
 	if (!t)
 		return;
 	w->task = NULL;
-	async__task_release(t);
+	waker_put(t);
 }
 
 bool async_waker_will_wake(const struct async_waker *w, const struct async_cx *cx)

@@ -15,5 +15,6 @@ int cmd_graph(int argc, char **argv);	 /* graph.c */
 int cmd_deadlock(int argc, char **argv); /* deadlock.c */
 int cmd_analyze(int argc, char **argv);	 /* analyze.c */
 int cmd_list(int argc, char **argv);	 /* list.c */
+int cmd_diagnose(int argc, char **argv); /* diagnose.c */
 
 #endif /* AI_COMMANDS_H */

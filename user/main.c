@@ -22,6 +22,7 @@ static const struct ai_command {
 	{ "deadlock", cmd_deadlock, "find circular waits, with locations" },
 	{ "analyze", cmd_analyze, "static async call graph from the descriptor section" },
 	{ "list", cmd_list, "probes and async functions of a binary or process" },
+	{ "diagnose", cmd_diagnose, "find the bug: ranked findings with file:line" },
 };
 
 static void usage(FILE *f)
@@ -36,6 +37,7 @@ static void usage(FILE *f)
 		   "  sudo async-inspect trace -p 1234          # per-task latency of PID 1234\n"
 		   "  sudo async-inspect trace -- ./server      # start ./server traced\n"
 		   "  sudo async-inspect tasks -p 1234          # where is every task stuck?\n"
+		   "  sudo async-inspect diagnose -p 1234       # what is wrong with it?\n"
 		   "  async-inspect analyze ./server --show-call-graph\n");
 }
 

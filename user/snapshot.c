@@ -120,6 +120,10 @@ static void read_wait(ai_snap_read_fn read, void *ctx, struct ai_snap_task *t)
 			t->chan_senders = c.senders;
 			t->chan_len = c.len;
 			t->chan_receiver = c.receiver != 0;
+			if (t->abi.wait_kind == ASYNC_WAIT_CHAN_SEND && c.receiver)
+				t->chan_peer = c.recv_task;
+			else if (t->abi.wait_kind == ASYNC_WAIT_CHAN_RECV && c.senders == 1)
+				t->chan_peer = c.send_task;
 		}
 		break;
 	}

@@ -67,6 +67,12 @@ struct ai_snap_task {
 	uint32_t chan_senders; /* channel waits with obj_valid: sender handles alive */
 	uint32_t chan_len;     /* items queued */
 	bool chan_receiver;    /* the receiver handle is alive */
+	/*
+	 * Channel waits: the task at the other end that could end the wait, 0 if none is
+	 * known for certain: for a send on a full channel the receiving task (there is one
+	 * receiver), for a receive the sending task only while one sender handle is left.
+	 */
+	uint64_t chan_peer;
 };
 
 struct ai_snap_thread {

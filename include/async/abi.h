@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #endif
 
-#define ASYNC_ABI_VERSION 1
+#define ASYNC_ABI_VERSION 2 /* 2: task .wakers, channel .recv_task/.send_task */
 
 /* ---- descriptors ------------------------------------------------------------------ */
 
@@ -106,7 +106,13 @@ struct async_task_abi {
 	__u64 last_wake_ns;
 	__u64 polls;
 	__u32 wait_kind; /* enum async_wait_kind */
-	__u32 reserved;
+	/*
+	 * Live wakers of this task: clones not yet woken or dropped, wherever they are (a
+	 * timer, the reactor, a mutex or channel queue, a JoinHandle, a plain thread). Every
+	 * registration that can wake a task holds one, so an IDLE task whose count stays 0
+	 * can never be woken again: a lost wake-up, however long ago it got stuck.
+	 */
+	__u32 wakers;
 	__u64 wait_obj;
 	__u64 wait_holder;
 	__u64 wait_desc; /* AWAIT descriptor of the await that waits, 0 if unknown */
@@ -137,6 +143,14 @@ struct async_chan_abi {
 	__u32 len;	/* items queued */
 	__u64 capacity; /* items */
 	__u64 desc;	/* OBJECT descriptor naming where it was created */
+	/*
+	 * The tasks at either end, by id (0: none yet, or a plain thread's try_send/recv):
+	 * the last task that received or waits to receive, and the last that sent or waits
+	 * to send. They link a producer stuck on a full channel to the consumer it waits
+	 * for, and a consumer stuck on an empty one to a producer.
+	 */
+	__u64 recv_task;
+	__u64 send_task;
 };
 
 /* ---- threads ---------------------------------------------------------------------- */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * struct async_chan_abi at the start of every channel (include/async/abi.h): magic,
- * senders, receiver, len, capacity and the OBJECT descriptor, kept current by every
- * operation, as async-inspect reads them from another process.
+ * senders, receiver, len, capacity, the OBJECT descriptor and the tasks at either end,
+ * kept current by every operation, as async-inspect reads them from another process.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -118,6 +118,7 @@ struct observer {
 	int got;
 	uint32_t len_full, len_after, senders_end;
 	uint32_t producer_wait;
+	uint64_t send_task_full, recv_task_before, recv_task_end, my_id;
 };
 
 static enum async_poll observer_poll(struct observer *o, struct async_cx *cx)
@@ -126,6 +127,9 @@ static enum async_poll observer_poll(struct observer *o, struct async_cx *cx)
 	async_sleep_init(&o->pause, 20 * ASYNC_MSEC);
 	ASYNC_AWAIT(o, cx, async_sleep, &o->pause);
 	o->len_full = abi_of(o->ch)->len;
+	o->send_task_full = abi_of(o->ch)->send_task;
+	o->recv_task_before = abi_of(o->ch)->recv_task;
+	o->my_id = async_cx_task_id(cx);
 	o->producer_wait = ((const struct async_task_abi *)(const void *)o->pj->task)->wait_kind;
 	assert_int_equal(async_chan_try_recv(o->ch, &o->out), 0);
 	o->len_after = abi_of(o->ch)->len;
@@ -137,6 +141,7 @@ static enum async_poll observer_poll(struct observer *o, struct async_cx *cx)
 		o->got++;
 	}
 	o->senders_end = abi_of(o->ch)->senders;
+	o->recv_task_end = abi_of(o->ch)->recv_task;
 	async_chan_receiver_drop(o->ch);
 	ASYNC_RETURN(o);
 }
@@ -162,6 +167,11 @@ static void test_fields_with_waits(void **state)
 	assert_int_equal(o.got, 2);
 	assert_int_equal(p.failed, 0);
 	assert_int_equal(o.senders_end, 0);
+	/* the ends by task id: the producer waiting on the full channel, no receiving task
+	 * until the observer's first async receive (try_recv names none) */
+	assert_int_equal(o.send_task_full, async_join_task_id(&pj));
+	assert_int_equal(o.recv_task_before, 0);
+	assert_int_equal(o.recv_task_end, o.my_id);
 	async_join_drop(&pj);
 	async_exec_free(e);
 }
@@ -173,5 +183,5 @@ int main(void)
 		BOTH_MODES(test_fields_with_waits),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return RUN_AT_UPTIMES(tests);
 }

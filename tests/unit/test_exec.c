@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "exec_modes.h"
 #include "core.h"
@@ -933,6 +934,112 @@ static void test_spawn_during_free(void **state)
 	assert_int_equal(atomic_load(&r.c.polls), 0);
 }
 
+/* ---- the live-waker count in task records (abi.h `wakers`) ----------------------------- */
+
+/* Returns pending once without keeping a waker: nothing can ever wake it. */
+static enum async_poll lost_poll(struct async_frame *f, struct async_cx *cx)
+{
+	(void)cx;
+	return f->resume++ ? ASYNC_READY : ASYNC_PENDING;
+}
+
+struct napper {
+	struct async_frame frame;
+	struct async_sleep sleep;
+};
+
+static enum async_poll napper_poll(struct napper *n, struct async_cx *cx)
+{
+	ASYNC_BEGIN(n);
+	async_sleep_init(&n->sleep, 30 * ASYNC_MSEC);
+	ASYNC_AWAIT(n, cx, async_sleep, &n->sleep);
+	ASYNC_RETURN(n);
+}
+
+/* Hands a waker to a plain thread, which wakes it 30 ms later. */
+struct handed {
+	struct async_frame frame;
+	struct async_waker waker;
+	pthread_t thread;
+	bool woken;
+};
+
+static void *wake_later(void *arg)
+{
+	struct handed *h = arg;
+
+	usleep(30000);
+	async_waker_wake(&h->waker);
+	return NULL;
+}
+
+static enum async_poll handed_poll(struct handed *h, struct async_cx *cx)
+{
+	if (h->frame.resume++ == 0) {
+		h->waker = async_waker_clone(cx);
+		assert_int_equal(pthread_create(&h->thread, NULL, wake_later, h), 0);
+		return ASYNC_PENDING;
+	}
+	h->woken = true;
+	return ASYNC_READY;
+}
+
+struct waker_census {
+	struct async_frame frame;
+	struct async_join *lost, *napper, *handed;
+	struct async_sleep sleep;
+	uint32_t lost_state, lost_wakers, napper_wakers, handed_wakers;
+};
+
+static uint32_t wakers_of(const struct async_join *j)
+{
+	return __atomic_load_n(&j->task->abi.wakers, __ATOMIC_ACQUIRE);
+}
+
+static enum async_poll census_poll(struct waker_census *c, struct async_cx *cx)
+{
+	ASYNC_BEGIN(c);
+	async_sleep_init(&c->sleep, 10 * ASYNC_MSEC);
+	ASYNC_AWAIT(c, cx, async_sleep, &c->sleep);
+	c->lost_state = __atomic_load_n(&c->lost->task->abi.state, __ATOMIC_ACQUIRE);
+	c->lost_wakers = wakers_of(c->lost);
+	c->napper_wakers = wakers_of(c->napper);
+	c->handed_wakers = wakers_of(c->handed);
+	assert_int_equal(async_join_abort(c->lost), 0);
+	ASYNC_AWAIT(c, cx, async_join, c->napper);
+	ASYNC_AWAIT(c, cx, async_join, c->handed);
+	ASYNC_RETURN(c);
+}
+
+static void test_live_waker_count(void **state)
+{
+	struct async_exec *exec = mode_exec(state);
+	struct async_frame lost = { 0 };
+	struct napper n = { 0 };
+	struct handed h = { 0 };
+	struct async_join jl, jn, jh;
+	struct waker_census c = { .lost = &jl, .napper = &jn, .handed = &jh };
+
+	assert_int_equal(async_spawn(exec, "lost", ASYNC_POLL_FN(lost_poll), &lost, NULL, &jl), 0);
+	assert_int_equal(async_spawn(exec, "napper", ASYNC_POLL_FN(napper_poll), &n, NULL, &jn), 0);
+	assert_int_equal(async_spawn(exec, "handed", ASYNC_POLL_FN(handed_poll), &h, NULL, &jh), 0);
+	assert_int_equal(async_block_on(exec, "census", ASYNC_POLL_FN(census_poll), &c), 0);
+	pthread_join(h.thread, NULL);
+	assert_int_equal(c.lost_state, ASYNC_TASK_IDLE);
+	assert_int_equal(c.lost_wakers, 0);   /* certainly lost */
+	assert_int_equal(c.napper_wakers, 1); /* the timer's */
+	assert_int_equal(c.handed_wakers, 1); /* the plain thread's: alive, not lost */
+	assert_true(h.woken);
+	/* the census's own join wakers came and went: every count is back to 0 */
+	assert_int_equal(wakers_of(&jn), 0);
+	assert_int_equal(wakers_of(&jh), 0);
+	assert_int_equal(jl.task->result, ASYNC_ECANCELED);
+	async_join_drop(&jl);
+	async_join_drop(&jn);
+	async_join_drop(&jh);
+	async_exec_free(exec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -957,7 +1064,8 @@ int main(void)
 		BOTH_MODES(test_cross_exec_wake),
 		BOTH_MODES(test_edges),
 		BOTH_MODES(test_spawn_during_free),
+		BOTH_MODES(test_live_waker_count),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return RUN_AT_UPTIMES(tests);
 }

@@ -447,5 +447,5 @@ int main(void)
 		BOTH_MODES(test_read_select_timeout),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return RUN_AT_UPTIMES(tests);
 }

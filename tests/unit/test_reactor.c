@@ -250,5 +250,5 @@ int main(void)
 		BOTH_MODES(test_arm_invalid),	   BOTH_MODES(test_reuse_without_forget),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return RUN_AT_UPTIMES(tests);
 }

@@ -232,5 +232,5 @@ int main(void)
 		cmocka_unit_test(test_thread_register),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return RUN_AT_UPTIMES(tests);
 }

@@ -432,5 +432,5 @@ int main(void)
 		BOTH_MODES(test_abort_waiting_task),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return RUN_AT_UPTIMES(tests);
 }

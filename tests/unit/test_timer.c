@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Timers: sleep accuracy and no early polls, firing order, deadlines, timeout, drop. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,15 +351,96 @@ static void test_now(void **state)
 	assert_true(b >= a);
 }
 
+/*
+ * The deadline passes between the poll that armed the timer and the loop's next clock
+ * read: the driver then fires the timer itself, right before it would sleep. It must
+ * not sleep with the woken task queued (the lost wake-up behind test_abort_pending
+ * hanging on a loaded machine). A guard thread stops the executor after 5 s, so a
+ * regression fails here instead of hanging.
+ */
+struct late_sleeper {
+	struct async_frame frame;
+	struct async_sleep sleep;
+	int polls;
+};
+
+static enum async_poll late_sleeper_poll(struct late_sleeper *f, struct async_cx *cx)
+{
+	if (f->polls++ == 0) {
+		uint64_t until;
+
+		async_sleep_init(&f->sleep, 1 * ASYNC_MSEC);
+		assert_int_equal(async_sleep_poll(&f->sleep, cx), ASYNC_PENDING);
+		until = async_now_ns() + 3 * ASYNC_MSEC;
+		while (async_now_ns() < until)
+			; /* outlive the deadline inside the poll */
+		return ASYNC_PENDING;
+	}
+	return async_sleep_poll(&f->sleep, cx);
+}
+
+struct guard {
+	struct async_exec *exec;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+};
+
+static void *guard_main(void *arg)
+{
+	struct guard *g = arg;
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	pthread_mutex_lock(&g->lock);
+	while (!g->done)
+		if (pthread_cond_timedwait(&g->cond, &g->lock, &until)) {
+			async_exec_stop(g->exec);
+			break;
+		}
+	pthread_mutex_unlock(&g->lock);
+	return NULL;
+}
+
+static void test_deadline_passed_before_driver_sleeps(void **state)
+{
+	struct async_exec *exec = mode_exec(state);
+	struct guard g = { .exec = exec,
+			   .lock = PTHREAD_MUTEX_INITIALIZER,
+			   .cond = PTHREAD_COND_INITIALIZER };
+	pthread_t guard;
+
+	assert_int_equal(pthread_create(&guard, NULL, guard_main, &g), 0);
+	for (int round = 0; round < 20; round++) {
+		struct late_sleeper f = { 0 };
+
+		assert_int_equal(async_block_on(exec, "late", ASYNC_POLL_FN(late_sleeper_poll), &f),
+				 0);
+		assert_int_equal(f.polls, 2);
+	}
+	pthread_mutex_lock(&g.lock);
+	g.done = true;
+	pthread_cond_signal(&g.cond);
+	pthread_mutex_unlock(&g.lock);
+	pthread_join(guard, NULL);
+	async_exec_free(exec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		BOTH_MODES(test_sleep_accuracy),     BOTH_MODES(test_sleep_zero_and_past),
-		BOTH_MODES(test_timer_order),	     BOTH_MODES(test_timer_ties_fifo),
-		BOTH_MODES(test_timer_cancel),	     BOTH_MODES(test_timeout),
-		BOTH_MODES(test_sleep_drop_on_free), BOTH_MODES(test_timer_while_busy),
+		BOTH_MODES(test_sleep_accuracy),
+		BOTH_MODES(test_sleep_zero_and_past),
+		BOTH_MODES(test_timer_order),
+		BOTH_MODES(test_timer_ties_fifo),
+		BOTH_MODES(test_timer_cancel),
+		BOTH_MODES(test_timeout),
+		BOTH_MODES(test_sleep_drop_on_free),
+		BOTH_MODES(test_timer_while_busy),
+		BOTH_MODES(test_deadline_passed_before_driver_sleeps),
 		cmocka_unit_test(test_now),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return RUN_AT_UPTIMES(tests);
 }

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Names a traced program controls (task names, await point file names) reach the
 # operator's terminal with their control characters escaped, in every text output:
-# tasks, graph, deadlock, top, trace, profile, report. JSON keeps them exact.
+# tasks, graph, deadlock, diagnose, top, trace, profile, report. JSON keeps them exact.
 source "$(dirname "$0")/lib.sh"
 require_bpf
 
@@ -29,6 +29,8 @@ clean "$TMP/graph.txt" graph
 clean "$TMP/graph.dot" "graph --dot" "evil"
 "$AI" deadlock -p "$pid" -v >"$TMP/deadlock.txt" 2>&1
 clean "$TMP/deadlock.txt" deadlock "No deadlock"
+"$AI" diagnose -p "$pid" -d 0.5 >"$TMP/diagnose.txt" 2>&1
+clean "$TMP/diagnose.txt" diagnose "hostile_names"
 "$AI" top -p "$pid" -b -n 1 -i 0.2 >"$TMP/top.txt" || fail "top exited $?"
 clean "$TMP/top.txt" top "\x1b]0;pwned\x07"
 "$AI" trace -p "$pid" -d 1 >"$TMP/trace.txt" || fail "trace exited $?"

@@ -41,11 +41,12 @@ ok "deadlock on a looping list: exit 2 (an error, not a finding), no verdict"
 kill "$pid"
 
 start --bad-list 5
-for c in tasks deadlock graph; do
+for c in tasks deadlock graph diagnose; do
 	args=(-p "$pid")
 	[ $c = graph ] && args+=(-d 0.1)
+	[ $c = diagnose ] && args+=(-d 0.5)
 	want=1
-	[ $c = deadlock ] && want=2 # deadlock: 1 means found
+	[ $c = deadlock ] || [ $c = diagnose ] && want=2 # 1 means found
 	run $want "$c, unreadable list" "$AI" $c "${args[@]}"
 	[ "$(wc -l <"$TMP/e")" = 1 ] || fail "$c: not one line: $(cat "$TMP/e")"
 	grep -q "^async-inspect: failed to read 'libasync registry of process $pid': task list incomplete: a record is unreadable at 0x10 (read 0 of 5 live tasks)$" "$TMP/e" ||

@@ -24,6 +24,7 @@
 #include "common.h"
 #include "desc.h"
 #include "json.h"
+#include "names.h"
 #include "snapshot.h"
 #include "summary.h"
 #include "taskfmt.h"

@@ -25,6 +25,7 @@
 #include "execlib.h"
 #include "findings.h"
 #include "json.h"
+#include "names.h"
 #include "proc.h"
 #include "snapshot.h"
 #include "taskfmt.h"

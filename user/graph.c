@@ -25,6 +25,7 @@
 #include "graph.h"
 #include "graph.skel.h"
 #include "json.h"
+#include "names.h"
 #include "proc.h"
 #include "snapshot.h"
 #include "summary.h"

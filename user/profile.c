@@ -30,6 +30,7 @@
 #include "execlib.h"
 #include "flamegraph.h"
 #include "json.h"
+#include "names.h"
 #include "outfile.h"
 #include "pprof.h"
 #include "proc.h"

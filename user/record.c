@@ -24,6 +24,7 @@
 #include "common.h"
 #include "desc.h"
 #include "execlib.h"
+#include "names.h"
 #include "proc.h"
 #include "recfile.h"
 #include "record.h"

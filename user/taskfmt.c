@@ -14,6 +14,7 @@
 #include "common.h"
 #include "desc.h"
 #include "execlib.h"
+#include "names.h"
 #include "proc.h"
 #include "summary.h"
 #include "taskfmt.h"

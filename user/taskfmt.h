@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "json.h"
+#include "names.h"
 #include "snapshot.h"
 
 struct ai_proc_descs;

@@ -15,6 +15,7 @@
 #include "common.h"
 #include "desc.h"
 #include "json.h"
+#include "names.h"
 #include "snapshot.h"
 #include "taskfmt.h"
 

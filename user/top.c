@@ -29,6 +29,7 @@
 #include "common.h"
 #include "desc.h"
 #include "execlib.h"
+#include "names.h"
 #include "proc.h"
 #include "snapshot.h"
 #include "taskfmt.h"

@@ -25,6 +25,7 @@
 #include "common.h"
 #include "desc.h"
 #include "execlib.h"
+#include "names.h"
 #include "outfile.h"
 #include "proc.h"
 #include "snapshot.h"

@@ -164,7 +164,7 @@ tool: $(TOOL)
 
 $(OUTPUT)/user/%.o: user/%.c $(USER_HDRS) include/async/abi.h $(BPF_SKELS) | $(OUTPUT)/user
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -Iuser -Ibpf -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Iuser -I. -c $< -o $@
 
 $(TOOL): $(USER_OBJS)
 	$(call msg,LD,$@)
@@ -204,16 +204,16 @@ $(OUTPUT)/asan/user:
 
 $(OUTPUT)/asan/user/%.o: user/%.c $(USER_HDRS) include/async/abi.h | $(OUTPUT)/asan/user
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -Iuser -Ibpf -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -Iuser -I. -c $< -o $@
 
 $(TOOL_UNIT_TESTS): $(OUTPUT)/tests/test_tool_%: tests/unit/test_tool_%.c $(ASAN_USER_OBJS) $(wildcard tests/unit/*.h) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -Iuser -Ibpf -Itests/unit -o $@ $< $(ASAN_USER_OBJS) \
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -Iuser -I. -Itests/unit -o $@ $< $(ASAN_USER_OBJS) \
 		-lcmocka $(USER_LIBS)
 
 $(OUTPUT)/tests/%: tests/bpf/%.c $(TEST_BPF_SKELS) $(LIBASYNC_A) $(RUNTIME_HDRS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -I$(OUTPUT)/tests -Iuser -Ibpf -o $@ $< $(LIBASYNC_A) $(USER_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -I$(OUTPUT)/tests -Iuser -I. -o $@ $< $(LIBASYNC_A) $(USER_LIBS)
 
 # The packages first, on their own: a parallel build must not compile before they exist.
 test:
@@ -285,7 +285,7 @@ bench: all tests $(BENCH_PROGS) $(BENCH_NOPROBE_PROGS) $(BENCH_STAMP)
 $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(USER_SRCS) $(USER_HDRS) $(BPF_SKELS) | $(OUTPUT)/fuzz
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Iinclude \
-		-I$(OUTPUT) -Iuser -Ibpf -o $@ $< $(shell sed -n 's|^// fuzz-sources: ||p' $<) $(USER_LIBS)
+		-I$(OUTPUT) -Iuser -I. -o $@ $< $(shell sed -n 's|^// fuzz-sources: ||p' $<) $(USER_LIBS)
 
 # New inputs go to $(OUTPUT)/fuzz/NAME.corpus (libFuzzer writes to its first directory);
 # the committed seeds under tests/fuzz/corpus/NAME are only read.

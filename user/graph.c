@@ -22,7 +22,7 @@
 #include "commands.h"
 #include "common.h"
 #include "desc.h"
-#include "graph.h"
+#include "bpf/graph.h"
 #include "graph.skel.h"
 #include "json.h"
 #include "names.h"

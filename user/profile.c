@@ -34,7 +34,7 @@
 #include "outfile.h"
 #include "pprof.h"
 #include "proc.h"
-#include "profile.h"
+#include "bpf/profile.h"
 #include "profile.skel.h"
 #include "snapshot.h"
 #include "symbolize.h"

@@ -27,7 +27,7 @@
 #include "names.h"
 #include "proc.h"
 #include "recfile.h"
-#include "record.h"
+#include "bpf/record.h"
 #include "record.skel.h"
 #include "snapshot.h"
 #include "taskfmt.h"

@@ -9,7 +9,7 @@
 #include <linux/types.h>
 
 #include "async/abi.h"
-#include "aggregate.h"
+#include "bpf/aggregate.h"
 #include "common.h"
 #include "json.h"
 #include "outfile.h"

@@ -33,7 +33,7 @@
 #include "proc.h"
 #include "snapshot.h"
 #include "taskfmt.h"
-#include "trace.h"
+#include "bpf/trace.h"
 #include "trace.skel.h"
 #include "waitgraph.h"
 

@@ -32,7 +32,7 @@
 #include "summary.h"
 #include "sumopts.h"
 #include "taskfmt.h"
-#include "trace.h"
+#include "bpf/trace.h"
 #include "trace.skel.h"
 
 static struct trace_env {

@@ -34,28 +34,43 @@ static int open_in_place(struct ai_outfile *o, const char *path)
 	return 0;
 }
 
+/*
+ * What is at path now: nothing or a regular file (*exists says which) may be replaced; a
+ * device or FIFO is opened in place (o->f set); a link, directory or anything else is
+ * refused. Zeroes *o first.
+ */
+static int check_existing(struct ai_outfile *o, const char *path, bool *exists)
+{
+	struct stat st;
+
+	memset(o, 0, sizeof(*o));
+	*exists = false;
+	if (!*path)
+		return -ENOENT;
+	if (lstat(path, &st))
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+		return open_in_place(o, path);
+	if (!S_ISREG(st.st_mode))
+		return -EEXIST;
+	*exists = true;
+	return 0;
+}
+
 int ai_out_open(struct ai_outfile *o, const char *path, mode_t mode)
 {
 	const char *base = strrchr(path, '/');
+	bool exists;
 	mode_t mask;
-	struct stat st;
 	int fd, err;
 
-	memset(o, 0, sizeof(*o));
-	if (!*path)
-		return -ENOENT;
-	if (!lstat(path, &st)) {
-		if (S_ISLNK(st.st_mode))
-			return -ELOOP;
-		if (S_ISDIR(st.st_mode))
-			return -EISDIR;
-		if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
-			return open_in_place(o, path);
-		if (!S_ISREG(st.st_mode))
-			return -EEXIST;
-	} else if (errno != ENOENT) {
-		return -errno;
-	}
+	err = check_existing(o, path, &exists);
+	if (err || o->f)
+		return err;
 	o->path = strdup(path);
 	/* "dir/.name.XXXXXX": same directory, so the rename stays on one file system */
 	base = base ? base + 1 : path;
@@ -87,26 +102,14 @@ fail:
 
 int ai_out_open_stream(struct ai_outfile *o, const char *path, mode_t mode)
 {
-	struct stat st;
-	int fd;
+	bool exists;
+	int fd, err;
 
-	memset(o, 0, sizeof(*o));
-	if (!*path)
-		return -ENOENT;
-	if (!lstat(path, &st)) {
-		if (S_ISLNK(st.st_mode))
-			return -ELOOP;
-		if (S_ISDIR(st.st_mode))
-			return -EISDIR;
-		if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
-			return open_in_place(o, path);
-		if (!S_ISREG(st.st_mode))
-			return -EEXIST;
-		if (unlink(path) && errno != ENOENT)
-			return -errno;
-	} else if (errno != ENOENT) {
+	err = check_existing(o, path, &exists);
+	if (err || o->f)
+		return err;
+	if (exists && unlink(path) && errno != ENOENT)
 		return -errno;
-	}
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;

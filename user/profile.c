@@ -82,7 +82,7 @@ static const struct argp_option options[] = {
 	{ "folded", OPT_FOLDED, NULL, 0, "Print folded stacks (frame;frame count) on stdout", 0 },
 	{ "svg", OPT_SVG, "FILE", 0, "Write an interactive SVG flame graph to FILE", 0 },
 	{ "pprof", OPT_PPROF, "FILE", 0, "Write a gzip-compressed pprof profile to FILE", 0 },
-	{ "json", OPT_JSON, NULL, 0, "Print the summary as JSON", 0 },
+	{ "json", 'j', NULL, 0, "Print the summary as JSON", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output (the verifier log)", 0 },
 	{ 0 },
 };
@@ -132,7 +132,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_PPROF:
 		env->pprof = arg;
 		break;
-	case OPT_JSON:
+	case 'j':
 		env->json = true;
 		break;
 	case 'v':

@@ -69,7 +69,7 @@ static const char doc[] =
     "docs/report.md.";
 
 static const struct argp_option opts[] = {
-	{ "json", OPT_JSON, NULL, 0, "Print the summary as one JSON document", 0 },
+	{ "json", 'j', NULL, 0, "Print the summary as one JSON document", 0 },
 	{ "pretty", OPT_PRETTY, NULL, 0, "Indent the JSON (implies --json)", 0 },
 	{ "output", 'o', "FILE", 0, "Write the summary to FILE instead of stdout", 0 },
 	{ "timeline", OPT_TIMELINE, "OUT.json", 0, "Write a Chrome trace-event timeline", 0 },
@@ -95,7 +95,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 
 	(void)state;
 	switch (key) {
-	case OPT_JSON:
+	case 'j':
 		env.json = true;
 		break;
 	case OPT_PRETTY:

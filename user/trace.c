@@ -91,7 +91,7 @@ static const struct argp_option opts[] = {
 	{ "duration", 'd', "SECS", 0, "Stop after SECS seconds", 0 },
 	{ "interval", 'i', "SECS", 0, "Print a table of the busiest functions and tasks every SECS",
 	  0 },
-	{ "json", OPT_JSON, NULL, 0, "Print the final summary as one JSON document", 0 },
+	{ "json", 'j', NULL, 0, "Print the final summary as one JSON document", 0 },
 	{ "pretty", OPT_PRETTY, NULL, 0, "Indent the JSON", 0 },
 	{ "output", 'o', "FILE", 0, "Write the final summary to FILE instead of stdout", 0 },
 	AI_SUM_ARGP_OPTIONS,
@@ -131,7 +131,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (!ai_parse_secs(arg, &env.interval))
 			return bad_value("-i", arg, "a positive duration (2, 2s, 500ms, 1m)");
 		break;
-	case OPT_JSON:
+	case 'j':
 		env.json = true;
 		break;
 	case OPT_PRETTY:

@@ -44,3 +44,13 @@ for args in "trace -d 500ms" "trace -d 1m -i 2s" "record -o $TMP/x -d 1.5s" "gra
 	grep -q "999999999" "$TMP/e" || fail "$args: $(cat "$TMP/e")"
 done
 ok "500ms, 1.5s, 1m, 500us taken by trace, record, graph, top, profile, deadlock"
+
+# -j is --json wherever there is JSON
+"$AI" analyze "$EX/fetch_user" --show-call-graph -j >"$TMP/a.json" || fail "analyze -j exited $?"
+python3 -m json.tool "$TMP/a.json" >/dev/null || fail "analyze -j: not JSON"
+"$AI" list "$EX/fetch_user" -j >"$TMP/l.json" || fail "list -j exited $?"
+python3 -m json.tool "$TMP/l.json" >/dev/null || fail "list -j: not JSON"
+for c in trace tasks profile report graph deadlock analyze list diagnose; do
+	"$AI" $c --help | grep -q -- "-j, --json" || fail "$c has no -j, --json"
+done
+ok "-j, --json in every command that prints JSON"

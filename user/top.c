@@ -636,8 +636,12 @@ int cmd_top(int argc, char **argv)
 		if (now >= next_ns) {
 			err = refresh(&tp, start_ns);
 			if (err) {
-				if (tp.a.cmd)
-					continue; /* exiting: reaped on the next turn */
+				if (tp.a.cmd) {
+					/* exiting: reaped on the next turn, its status ours */
+					err = 0;
+					wait_key(&tp, 10000000ull, &quit);
+					continue;
+				}
 				term_restore(&tp);
 				snprintf(what, sizeof(what), "%d", (int)tp.pid);
 				if (process_gone(tp.pid)) {

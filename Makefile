@@ -197,7 +197,10 @@ $(RUNTIME_UNIT_TESTS): $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(ASAN_OBJS) 
 # user/*.c except main.c and the per-subcommand files (helpers include no skeleton).
 USER_CMD_SRCS := user/main.c $(patsubst %,user/%.c,trace top tasks profile record report \
 	graph deadlock analyze list diagnose)
-ASAN_USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/asan/user/%.o,$(filter-out $(USER_CMD_SRCS),$(USER_SRCS)))
+# Helpers that load a BPF skeleton are tested through the commands, not linked here.
+USER_SKEL_SRCS := user/pollwatch.c
+ASAN_USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/asan/user/%.o,$(filter-out $(USER_CMD_SRCS) \
+	$(USER_SKEL_SRCS),$(USER_SRCS)))
 
 $(OUTPUT)/asan/user:
 	$(Q)mkdir -p $@

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "cgroup.h"
 #include "commands.h"
 #include "common.h"
 #include "desc.h"
@@ -26,6 +27,7 @@
 #include "findings.h"
 #include "json.h"
 #include "names.h"
+#include "pollwatch.h"
 #include "proc.h"
 #include "snapshot.h"
 #include "taskfmt.h"
@@ -34,13 +36,18 @@
 #define EXIT_ERROR    2
 #define MAX_SNAPSHOTS 11
 
+#define TICK_NS 2000000ull /* how often the worker threads' records are read */
+
 struct diagnose_args {
 	pid_t pid;
 	char **cmd;
 	bool json;
 	uint64_t duration_ns;
 	uint64_t interval_ns;
+	uint64_t long_poll_ns;
 };
+
+enum { OPT_LONG_POLL = 0x100 };
 
 static const char doc[] =
     "Watch a libasync process for -d seconds and print what is wrong with it, most severe "
@@ -48,7 +55,10 @@ static const char doc[] =
     "wake-ups (a pending task that nothing can ever wake: no live waker, or a mutex held "
     "by a task that has ended), stall chains "
     "(tasks held up by a task that is itself waiting: named after the one at the root) and "
-    "task leaks (tasks piling up at one await point, none completing). Each finding names "
+    "task leaks (tasks piling up at one await point, none completing), polls that block the "
+    "executor (split into time on the CPU, blocked in the kernel, with the system call "
+    "and kernel function, and preempted; polls made long only by preemption or a CPU "
+    "quota are reported as such, not as blocking). Each finding names "
     "the tasks, the async function, the innermost await point (file:line) with the await "
     "chain above it, the evidence, and what usually causes it. Bugs that began before "
     "async-inspect attached are found too. Exit status: 0 nothing found, 1 findings, 2 "
@@ -63,6 +73,8 @@ static const struct argp_option options[] = {
 	{ "pid", 'p', "PID", 0, "Process to diagnose", 0 },
 	{ "duration", 'd', "SECS", 0, "How long to watch (default 5)", 0 },
 	{ "interval", 'i', "SECS", 0, "Time between registry snapshots (default 1)", 0 },
+	{ "long-poll", OPT_LONG_POLL, "MS", 0,
+	  "A poll that keeps its worker this long blocks the executor (default 10)", 0 },
 	{ "json", 'j', NULL, 0, "Print one JSON document", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose diagnostics", 0 },
 	{},
@@ -94,6 +106,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'j':
 		a->json = true;
 		return 0;
+	case OPT_LONG_POLL: {
+		uint64_t ms;
+
+		if (!ai_parse_u64(arg, &ms) || !ms || ms > 60000) {
+			ai_errorf("failed to parse --long-poll '%s': must be 1 to 60000 ms", arg);
+			return AI_TF_ARG_REPORTED;
+		}
+		a->long_poll_ns = ms * 1000000ull;
+		return 0;
+	}
 	case ARGP_KEY_ARG:
 		a->cmd = &state->argv[state->next - 1];
 		state->next = state->argc;
@@ -192,9 +214,16 @@ static const char *cause(enum ai_finding_kind kind)
 		return "the task at the root holds what the others need (a lock, the other end "
 		       "of a channel) while it waits itself; release it before awaiting, or "
 		       "make the wait bounded";
+	case AI_FINDING_BLOCKING:
+		return "a blocking call (sleep, blocking file or socket I/O, a plain mutex) or a "
+		       "long computation inside a poll holds the worker and every task queued on "
+		       "it; move it to async_spawn_blocking, or split the work with ASYNC_YIELD";
 	case AI_FINDING_LEAK:
 		return "tasks are spawned faster than they finish and wait for something that "
 		       "never comes (a reply, a close, a timeout that is not set)";
+	case AI_FINDING_PREEMPTION:
+		return "the workers were runnable but did not run: other processes on their "
+		       "CPUs, or a CPU quota (cgroup cpu.max) too small for the load";
 	}
 	return "";
 }
@@ -213,6 +242,42 @@ static const char *site(const struct ai_taskfmt *tf, uint64_t fn, uint64_t at, c
 	snprintf(buf, len, "%s at %s().await (%s)", f ? ai_printable(f, pf, sizeof(pf)) : "?",
 		 callee ? ai_printable(callee, pc, sizeof(pc)) : "?",
 		 ai_tf_desc_loc(tf, at, loc, sizeof(loc)));
+	return buf;
+}
+
+/* The file of a descriptor ("examples/x.c"), into buf; "?" when unknown. */
+static const char *desc_file(const struct ai_taskfmt *tf, uint64_t desc, char *buf, size_t len)
+{
+	char *colon;
+
+	ai_tf_desc_loc(tf, desc, buf, len);
+	colon = strrchr(buf, ':');
+	if (colon && buf[0] != '0')
+		*colon = '\0';
+	else
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+/*
+ * Where a blocking poll was: "handler at fetch_data().await (x.c:12)" (inside the awaited
+ * future), "handler, after the await at x.c:12", or "handler, before its first await".
+ */
+static const char *blocking_site(const struct ai_taskfmt *tf, const struct ai_finding *x, char *buf,
+				 size_t len)
+{
+	const char *f = ai_tf_desc_function(tf, x->fn);
+	char loc[256], pf[128], file[256];
+
+	ai_printable(f ? f : "?", pf, sizeof(pf));
+	if (x->at)
+		return site(tf, x->fn, x->at, buf, len);
+	if (x->after_line)
+		snprintf(buf, len, "%s, after the await at %s:%u", pf,
+			 ai_printable(desc_file(tf, x->fn, file, sizeof(file)), loc, sizeof(loc)),
+			 x->after_line);
+	else
+		snprintf(buf, len, "%s, before its first await", pf);
 	return buf;
 }
 
@@ -262,6 +327,42 @@ static void print_finding(const struct ai_taskfmt *tf, const struct ai_finding *
 		printf("%zu task%s held up by task #%" PRIu64 ", itself waiting for %s\n", x->count,
 		       x->count == 1 ? "" : "s", x->root_id, ai_tx(dur));
 		break;
+	case AI_FINDING_BLOCKING: {
+		const char *sc = ai_syscall_name(x->syscall);
+		const char *kf = ai_kernel_sleep_site(x->kstack, SCHED_KSTACK);
+		char on[32], bl[32], pr[32];
+
+		ai_fmt_duration(x->on_cpu_ns, on, sizeof(on));
+		ai_fmt_duration(x->blocked_ns, bl, sizeof(bl));
+		ai_fmt_duration(x->preempted_ns, pr, sizeof(pr));
+		printf("%zu poll%s blocked the executor, the longest for %s: %s on the CPU, %s "
+		       "blocked",
+		       x->count, x->count == 1 ? "" : "s", dur, on, bl);
+		if (x->blocked_ns && x->syscall >= 0) {
+			if (sc)
+				printf(" in %s()", sc);
+			else
+				printf(" in system call %d", x->syscall);
+		}
+		if (x->blocked_ns && kf)
+			printf(" [kernel: %s]", kf);
+		printf(", %s preempted\n", pr);
+		break;
+	}
+	case AI_FINDING_PREEMPTION:
+		ai_fmt_duration(x->preempted_ns, dur2, sizeof(dur2));
+		printf("%zu polls were long only because their worker was preempted or throttled: "
+		       "%s off the CPU while runnable",
+		       x->count, dur2);
+		if (x->quota_us) {
+			ai_fmt_duration(x->throttled_ns, dur, sizeof(dur));
+			printf("; CPU quota %.2f CPUs (cpu.max %" PRIu64 " %" PRIu64 "), throttled "
+			       "for %s",
+			       (double)x->quota_us / (double)x->period_us, x->quota_us,
+			       x->period_us, dur);
+		}
+		putchar('\n');
+		break;
 	case AI_FINDING_LEAK:
 		ai_fmt_duration(x->window_ns, dur2, sizeof(dur2));
 		printf("%zu tasks wait at one await point, up from %" PRIu64 " in %s (%.1f/s), "
@@ -273,7 +374,10 @@ static void print_finding(const struct ai_taskfmt *tf, const struct ai_finding *
 		       ai_tx(dur));
 		break;
 	}
-	printf("   %-9s %s\n", "where:", ai_tx(where));
+	if (x->kind == AI_FINDING_BLOCKING)
+		blocking_site(tf, x, where, sizeof(where));
+	if (x->kind != AI_FINDING_PREEMPTION)
+		printf("   %-9s %s\n", "where:", ai_tx(where));
 	for (size_t i = 0; i < x->ntask_ids; i++) {
 		const char *lead = i ? "" : "tasks:";
 
@@ -281,7 +385,8 @@ static void print_finding(const struct ai_taskfmt *tf, const struct ai_finding *
 			lead = i + 1 == x->ntask_ids ? "root:" : i ? "" : "chain:";
 		print_task_line(tf, x->task_ids[i], lead);
 	}
-	if (x->count > x->ntask_ids && x->kind != AI_FINDING_STALL)
+	if (x->count > x->ntask_ids && x->kind != AI_FINDING_STALL &&
+	    x->kind != AI_FINDING_BLOCKING)
 		printf("   %-9s (and %zu more)\n", "", x->count - x->ntask_ids);
 	printf("   %-9s %s\n\n", "cause:", ai_tx(cause(x->kind)));
 }
@@ -349,10 +454,39 @@ static void print_json(const struct ai_taskfmt *tf, pid_t pid, const struct ai_f
 		json_desc(&j, tf, "function", x->fn);
 		json_desc(&j, tf, "await", x->at);
 		ai_json_kv_u64(&j, "stuck_ns", x->stuck_ns);
+		if (x->kind == AI_FINDING_BLOCKING && !x->at && x->after_line) {
+			char file[256];
+
+			ai_json_key(&j, "after_await");
+			ai_json_object_begin(&j);
+			ai_json_kv_str(&j, "file", desc_file(tf, x->fn, file, sizeof(file)));
+			ai_json_kv_u64(&j, "line", x->after_line);
+			ai_json_object_end(&j);
+		}
 		if (x->kind == AI_FINDING_STALL)
 			ai_json_kv_u64(&j, "root_task", x->root_id);
 		if (x->kind == AI_FINDING_ORPHAN_LOCK)
 			ai_json_kv_u64(&j, "gone_holder", x->root_id);
+		if (x->kind == AI_FINDING_BLOCKING || x->kind == AI_FINDING_PREEMPTION) {
+			const char *sc = ai_syscall_name(x->syscall);
+			const char *kf = ai_kernel_sleep_site(x->kstack, SCHED_KSTACK);
+
+			ai_json_kv_u64(&j, "on_cpu_ns", x->on_cpu_ns);
+			ai_json_kv_u64(&j, "blocked_ns", x->blocked_ns);
+			ai_json_kv_u64(&j, "preempted_ns", x->preempted_ns);
+			ai_json_key(&j, "syscall");
+			if (x->syscall >= 0 && x->blocked_ns)
+				ai_json_str(&j, sc ? sc : "?");
+			else
+				ai_json_null(&j);
+			ai_json_key(&j, "kernel_function");
+			ai_json_str(&j, x->blocked_ns ? kf : NULL);
+			if (x->kind == AI_FINDING_PREEMPTION) {
+				ai_json_kv_u64(&j, "cpu_quota_us", x->quota_us);
+				ai_json_kv_u64(&j, "cpu_period_us", x->period_us);
+				ai_json_kv_u64(&j, "throttled_ns", x->throttled_ns);
+			}
+		}
 		if (x->kind == AI_FINDING_LEAK) {
 			ai_json_kv_u64(&j, "first_count", x->first_count);
 			ai_json_kv_u64(&j, "growth_window_ns", x->window_ns);
@@ -383,11 +517,16 @@ static void print_json(const struct ai_taskfmt *tf, pid_t pid, const struct ai_f
 
 int cmd_diagnose(int argc, char **argv)
 {
-	struct diagnose_args a = { .duration_ns = 5000000000ull, .interval_ns = 1000000000ull };
+	struct diagnose_args a = { .duration_ns = 5000000000ull,
+				   .interval_ns = 1000000000ull,
+				   .long_poll_ns = 10000000ull };
 	struct ai_snapshot *snaps[MAX_SNAPSHOTS] = { 0 };
 	struct ai_child child = { .pid = -1, .go_fd = -1 };
 	struct ai_proc_descs *descs = NULL;
 	struct ai_findings findings = { 0 };
+	struct ai_pollwatch *pw = NULL;
+	struct ai_cpu_quota quota = { 0 };
+	struct ai_cgroup_cpu cg = { 0 };
 	struct ai_taskfmt tf;
 	size_t nsnaps = 0;
 	uint64_t reg, start, window = 0;
@@ -421,33 +560,55 @@ int cmd_diagnose(int argc, char **argv)
 			goto cleanup;
 	}
 
-	start = ai_now_ns();
-	for (;;) {
-		struct ai_snapshot *s = NULL;
+	/* the scheduler's side of long polls needs BPF; the rest does not */
+	err = ai_pollwatch_open(a.pid, a.long_poll_ns, &pw);
+	if (err) {
+		ai_warnf("blocking analysis off: failed to load 'offcpu' BPF program: %s%s",
+			 strerror(-err),
+			 err == -EPERM ? " (needs root, or CAP_BPF and CAP_PERFMON)" : "");
+		pw = NULL;
+		err = 0;
+	}
+	if (ai_cgroup_cpu(a.pid, &cg))
+		memset(&cg, 0, sizeof(cg));
 
-		if (!ai_proc_alive(a.pid)) {
-			if (nsnaps >= 2)
-				break; /* it exited: what the window saw so far */
-			err = ai_err("read", "the registry of the target", -ESRCH);
-			goto cleanup;
-		}
-		/* findings are about every task: a list not read to its end is an error */
-		err = ai_tf_snapshot(a.pid, reg, 0, true, &s);
-		if (err) {
-			if (nsnaps >= 2 && !ai_proc_alive(a.pid)) {
-				err = 0;
-				break;
+	start = ai_now_ns();
+	for (uint64_t next_snap = start;;) {
+		struct ai_snapshot *s = NULL;
+		uint64_t now = ai_now_ns();
+
+		if (now >= next_snap) {
+			if (!ai_proc_alive(a.pid)) {
+				if (nsnaps >= 2)
+					break; /* it exited: what the window saw so far */
+				err = ai_err("read", "the registry of the target", -ESRCH);
+				goto cleanup;
 			}
-			goto cleanup;
+			/* findings are about every task: a list not read to its end is an error */
+			err = ai_tf_snapshot(a.pid, reg, 0, true, &s);
+			if (err) {
+				if (nsnaps >= 2 && !ai_proc_alive(a.pid)) {
+					err = 0;
+					break;
+				}
+				goto cleanup;
+			}
+			snaps[nsnaps++] = s;
+			if (pw)
+				ai_pollwatch_threads(pw, s);
+			window = ai_now_ns() - start;
+			if (nsnaps == MAX_SNAPSHOTS || window >= a.duration_ns)
+				break;
+			next_snap = start + (uint64_t)nsnaps * a.interval_ns;
+			if (next_snap > start + a.duration_ns)
+				next_snap = start + a.duration_ns;
 		}
-		snaps[nsnaps++] = s;
-		window = ai_now_ns() - start;
-		if (nsnaps == MAX_SNAPSHOTS || window >= a.duration_ns || ai_exiting)
-			break;
-		sleep_ns(a.duration_ns - window < a.interval_ns ? a.duration_ns - window
-								: a.interval_ns);
 		if (ai_exiting && nsnaps >= 2)
 			break;
+		if (pw)
+			ai_pollwatch_tick(pw);
+		now = ai_now_ns();
+		sleep_ns(pw ? TICK_NS : next_snap > now ? next_snap - now : 0);
 	}
 	if (nsnaps < 2) { /* Ctrl-C at once: one more look makes a window */
 		err = ai_snapshot_take(a.pid, reg, NULL, &snaps[nsnaps]);
@@ -460,6 +621,34 @@ int cmd_diagnose(int argc, char **argv)
 	window = snaps[nsnaps - 1]->taken_ns - snaps[0]->taken_ns;
 	err =
 	    ai_findings_from_snapshots((const struct ai_snapshot *const *)snaps, nsnaps, &findings);
+	if (!err && pw) {
+		const struct ai_long_poll *polls;
+		size_t npolls, workers = 0;
+		struct ai_cgroup_cpu end = { 0 };
+
+		for (size_t i = 0; i < snaps[nsnaps - 1]->nthreads; i++)
+			workers += snaps[nsnaps - 1]->threads[i].abi.kind == ASYNC_THREAD_WORKER;
+		if (!ai_cgroup_cpu(a.pid, &end)) {
+			quota.quota_us = end.quota_us;
+			quota.period_us = end.period_us;
+			quota.throttled_ns = end.throttled_ns > cg.throttled_ns
+						 ? end.throttled_ns - cg.throttled_ns
+						 : 0;
+		}
+		polls = ai_pollwatch_polls(pw, &npolls);
+		if (ai_verbose) {
+			uint64_t runs, sw, ns;
+
+			ai_pollwatch_stats(pw, &runs, &sw, &ns);
+			fprintf(stderr,
+				"offcpu: %" PRIu64 " context switches of the target, %" PRIu64
+				" inside a poll, %zu long polls; BPF %.1f ns per switch\n",
+				runs, sw, npolls, runs ? (double)ns / (double)runs : 0.0);
+		}
+		err = ai_findings_from_polls(polls, npolls, a.long_poll_ns, window,
+					     (unsigned)workers, &quota, &findings);
+		ai_findings_rank(&findings);
+	}
 	if (err) {
 		err = ai_err("analyze", "the snapshots", err);
 		goto cleanup;
@@ -472,6 +661,7 @@ int cmd_diagnose(int argc, char **argv)
 		print_text(&tf, a.pid, &findings, nsnaps, window);
 cleanup:
 	finish_command(&child);
+	ai_pollwatch_free(pw);
 	ai_findings_free(&findings);
 	for (size_t i = 0; i < nsnaps; i++)
 		ai_snapshot_free(snaps[i]);

@@ -22,8 +22,12 @@ const char *ai_finding_kind_name(enum ai_finding_kind kind)
 		return "orphan-lock";
 	case AI_FINDING_STALL:
 		return "stall";
+	case AI_FINDING_BLOCKING:
+		return "blocking";
 	case AI_FINDING_LEAK:
 		return "task-leak";
+	case AI_FINDING_PREEMPTION:
+		return "preemption";
 	}
 	return "?";
 }
@@ -74,6 +78,9 @@ static struct ai_finding *finding_new(struct ai_findings *f, enum ai_finding_kin
 
 static void finding_add_task(struct ai_finding *x, uint64_t id)
 {
+	for (size_t i = 0; i < x->ntask_ids; i++)
+		if (x->task_ids[i] == id)
+			return;
 	if (x->ntask_ids < AI_FINDING_MAX_TASKS)
 		x->task_ids[x->ntask_ids++] = id;
 }
@@ -437,7 +444,7 @@ static int find_leaks(const struct ai_snapshot *const *snaps, size_t n, struct k
 	return 0;
 }
 
-/* ---- all of it ------------------------------------------------------------------------ */
+/* ---- ranking ------------------------------------------------------------------------------ */
 
 static int cmp_finding(const void *a, const void *b)
 {
@@ -449,6 +456,88 @@ static int cmp_finding(const void *a, const void *b)
 		return x->count > y->count ? -1 : 1;
 	return x->stuck_ns > y->stuck_ns ? -1 : x->stuck_ns < y->stuck_ns;
 }
+
+static void rank(struct ai_findings *out, size_t start)
+{
+	if (out->n > start + 1)
+		qsort(out->v + start, out->n - start, sizeof(*out->v), cmp_finding);
+}
+
+void ai_findings_rank(struct ai_findings *f)
+{
+	rank(f, 0);
+}
+
+/* ---- long polls ------------------------------------------------------------------------- */
+
+/* Preemption of long polls worth a finding: this share (percent) of the workers' time. */
+#define PREEMPTION_MIN_PERCENT 5
+
+int ai_findings_from_polls(const struct ai_long_poll *polls, size_t n, uint64_t min_ns,
+			   uint64_t window_ns, unsigned workers, const struct ai_cpu_quota *quota,
+			   struct ai_findings *out)
+{
+	size_t start = out->n, preempted_polls = 0;
+	uint64_t preempted = 0, preempted_wall = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct ai_long_poll *p = &polls[i];
+		struct ai_finding *x = NULL;
+
+		if (p->on_cpu_ns + p->blocked_ns < min_ns) {
+			/* the OS took the time: not the code's fault */
+			if (p->preempted_ns) {
+				preempted_polls++;
+				preempted += p->preempted_ns;
+				preempted_wall += p->wall_ns;
+			}
+			continue;
+		}
+		for (size_t k = start; k < out->n && !x; k++)
+			if (out->v[k].kind == AI_FINDING_BLOCKING && out->v[k].fn == p->fn &&
+			    out->v[k].at == p->at && out->v[k].after_line == p->after_line)
+				x = &out->v[k];
+		if (!x) {
+			x = finding_new(out, AI_FINDING_BLOCKING);
+			if (!x)
+				return -ENOMEM;
+			x->fn = p->fn;
+			x->at = p->at;
+			x->after_line = p->after_line;
+		}
+		x->count++;
+		finding_add_task(x, p->task_id);
+		if (p->wall_ns > x->stuck_ns) {
+			x->stuck_ns = p->wall_ns;
+			x->on_cpu_ns = p->on_cpu_ns;
+			x->blocked_ns = p->blocked_ns;
+			x->preempted_ns = p->preempted_ns;
+			x->syscall = p->syscall;
+			memcpy(x->kstack, p->kstack, sizeof(x->kstack));
+		}
+	}
+	if (preempted_polls && window_ns && workers &&
+	    preempted * 100 >= (uint64_t)PREEMPTION_MIN_PERCENT * window_ns * workers) {
+		struct ai_finding *x = finding_new(out, AI_FINDING_PREEMPTION);
+
+		if (!x)
+			return -ENOMEM;
+		x->count = preempted_polls;
+		x->preempted_ns = preempted;
+		x->stuck_ns = preempted_wall;
+		x->window_ns = window_ns;
+		x->syscall = -1;
+		if (quota) {
+			x->quota_us = quota->quota_us;
+			x->period_us = quota->period_us;
+			x->throttled_ns = quota->throttled_ns;
+		}
+	}
+	rank(out, start);
+	return 0;
+}
+
+/* ---- all of it ------------------------------------------------------------------------ */
 
 int ai_findings_from_snapshots(const struct ai_snapshot *const *snaps, size_t n,
 			       struct ai_findings *out)
@@ -481,8 +570,8 @@ int ai_findings_from_snapshots(const struct ai_snapshot *const *snaps, size_t n,
 		err = find_stalls(&w, in_cycle, out);
 	if (!err)
 		err = find_leaks(snaps, n, keyed, nkeyed, out);
-	if (!err && out->n > start)
-		qsort(out->v + start, out->n - start, sizeof(*out->v), cmp_finding);
+	if (!err)
+		rank(out, start);
 cleanup:
 	if (keyed)
 		for (size_t k = 0; k < n; k++)

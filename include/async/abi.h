@@ -60,7 +60,8 @@ struct async_frame_abi {
 	__u64 fn;     /* FUNCTION, LEAF or TRACED descriptor of this future */
 	__u64 at;     /* AWAIT descriptor it is stopped at, 0 before its first await */
 	__u64 child;  /* frame of the future being awaited at `at`, 0 if none */
-	__u32 resume; /* the macro's resume point (private to the runtime) */
+	__u32 resume; /* the macros' resume point: the source line of the last await the
+		       * future reached (0 before its first); only for ASYNC_* futures */
 	__u32 flags;
 };
 

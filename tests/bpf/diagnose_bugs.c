@@ -14,6 +14,8 @@
  *   stall         a task sleeps for an hour holding a mutex; two readers wait for it,
  *                 and a producer waits on a full channel whose consumer is one of them
  *   leak          a task spawned every 10 ms that sleeps for an hour: they pile up
+ *   blocking      a task that calls usleep(60 ms) inside its poll after each await
+ *   cpu-hog       a task that computes for 60 ms inside its poll after each await
  *   healthy       no bug: a waker handed to a plain thread (woken every 3 s), a mutex
  *                 shared by busy tasks, a consumer idle on an empty channel whose
  *                 producer sleeps, a CPU-heavy task that yields between bursts
@@ -270,6 +272,36 @@ static enum async_poll spawner_poll(struct spawner *f, struct async_cx *cx)
 	ASYNC_RETURN(f);
 }
 
+/* ---- blocking the executor ------------------------------------------------------------- */
+
+struct blocker {
+	struct async_frame frame;
+	struct async_sleep tick;
+	bool spin; /* compute instead of sleeping */
+	uint64_t sum;
+};
+
+static enum async_poll poll_db_poll(struct blocker *f, struct async_cx *cx)
+{
+	ASYNC_BEGIN(f);
+	async_sleep_init(&f->tick, after_ns);
+	ASYNC_AWAIT(f, cx, async_sleep, &f->tick);
+	for (;;) {
+		async_sleep_init(&f->tick, 100 * ASYNC_MSEC);
+		ASYNC_AWAIT(f, cx, async_sleep, &f->tick); /* site:blocking site:cpu-hog */
+		if (f->spin) {
+			uint64_t until = async_now_ns() + 60 * ASYNC_MSEC;
+
+			while (async_now_ns() < until)
+				f->sum++;
+		} else {
+			usleep(60000); /* the bug: a blocking call inside a poll */
+		}
+		ready();
+	}
+	ASYNC_RETURN(f);
+}
+
 /* ---- healthy ----------------------------------------------------------------------------- */
 
 /* Woken by a plain thread every 3 s: idle with one live waker in between. */
@@ -455,6 +487,11 @@ int main(int argc, char **argv)
 		spawn(e, "producer", ASYNC_POLL_FN(producer_poll), &prod);
 	} else if (!strcmp(bug, "leak")) {
 		spawn(e, "spawner", ASYNC_POLL_FN(spawner_poll), &sp);
+	} else if (!strcmp(bug, "blocking") || !strcmp(bug, "cpu-hog")) {
+		static struct blocker b;
+
+		b.spin = !strcmp(bug, "cpu-hog");
+		spawn(e, "poll_db", ASYNC_POLL_FN(poll_db_poll), &b);
 	} else if (!strcmp(bug, "healthy")) {
 		if (async_chan_new(4, sizeof(int), &ch))
 			return 1;

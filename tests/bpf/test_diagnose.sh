@@ -12,13 +12,19 @@ BUGS=$OUT/tests/diagnose_bugs
 src=$ROOT/tests/bpf/diagnose_bugs.c
 [ -x "$BUGS" ] || fail "$BUGS not built"
 
-site() { grep -n "site:$1 " "$src" | cut -d: -f1; }
+site() { grep -n "site:$1 \?" "$src" | cut -d: -f1; }
 
 # Starts diagnose_bugs BUG [AFTER_MS]; with no AFTER_MS waits for its "ready" line.
 start_bug() {
 	bg "$BUGS" "$@" >"$TMP/bug.out" 2>&1
 	PID=$BG_PID
-	[ $# -gt 1 ] && return 0
+	if [ $# -gt 1 ]; then # only until it runs the program (not the forked shell)
+		for _ in $(seq 100); do
+			[ "$(readlink "/proc/$PID/exe")" = "$(readlink -f "$BUGS")" ] && return 0
+			sleep 0.01
+		done
+		fail "diagnose_bugs $* did not start"
+	fi
 	for _ in $(seq 100); do
 		grep -q ready "$TMP/bug.out" && return 0
 		sleep 0.05
@@ -59,7 +65,7 @@ diagnose_bug() { # BUG KIND FUNCTION TASKS
 
 	# before it began: the window sees it start
 	start_bug "$bug" 300
-	"$AI" diagnose -p "$PID" -d 2 -i 0.25 --json >"$TMP/d.json"
+	"$AI" diagnose -p "$PID" -d 1.5 -i 0.25 --json >"$TMP/d.json"
 	rc=$?
 	assert_eq "$bug (before): exit status" 1 "$rc"
 	check_first "$bug" "$kind" "$fn" before
@@ -79,42 +85,107 @@ assert_eq "stall root is the flusher" flusher \
 	"$(json_eval "$TMP/d.json" '[t["name"] for t in d["findings"][0]["examples"] if t["id"] == d["findings"][0]["root_task"]][0]')"
 kill -9 "$PID"
 
-# ---- healthy programs: nothing, 10 runs each ------------------------------------------------
-healthy() { # NAME: diagnose $PID ten times, each must find nothing
-	for i in $(seq 10); do
-		"$AI" diagnose -p "$PID" -d 0.5 -i 0.1 >"$TMP/h.txt" 2>&1
-		rc=$?
-		[ $rc -eq 0 ] || fail "$1, run $i: exit $rc: $(cat "$TMP/h.txt")"
-	done
-	grep -q "no findings" "$TMP/h.txt" || fail "$1: no 'no findings' line"
-	ok "$1: no finding in 10 runs"
-}
-start_bug healthy
-healthy "healthy mix (plain-thread waker, contended mutex, idle consumer, yielding cruncher)"
-kill -9 "$PID"
-
-bg "$EX/fetch_user" --forever >/dev/null
-PID=$BG_PID
-sleep 0.3
-healthy "fetch_user --forever"
-kill -9 "$PID"
-
-if command -v wrk >/dev/null; then
-	port=$((20000 + RANDOM % 20000))
-	bg "$EX/http_server" --port "$port" --threads 2 >"$TMP/srv.out" 2>&1
-	PID=$BG_PID
-	for _ in $(seq 50); do grep -q listening "$TMP/srv.out" && break; sleep 0.1; done
-	grep -q listening "$TMP/srv.out" || fail "http_server did not start: $(cat "$TMP/srv.out")"
-	wrk -t1 -c16 -d12s "http://127.0.0.1:$port/users/1" >"$TMP/wrk.out" 2>&1 &
-	WRK=$!
-	PIDS+=("$WRK")
-	sleep 0.5
-	healthy "http_server under wrk"
-	kill "$WRK" 2>/dev/null
+# ---- blocking the executor: where, the split, the system call, the kernel function -----------
+after_await() { json_eval "$TMP/d.json" 'd["findings"][0]["after_await"]["file"] + ":" + str(d["findings"][0]["after_await"]["line"])'; }
+for bug in blocking cpu-hog; do
+	start_bug "$bug"
+	"$AI" diagnose -p "$PID" -d 1 -i 0.5 --json >"$TMP/d.json"
+	assert_eq "$bug: exit status" 1 $?
+	assert_eq "$bug: first finding" blocking "$(json_eval "$TMP/d.json" 'd["findings"][0]["kind"]')"
+	assert_eq "$bug: function" poll_db "$(json_eval "$TMP/d.json" 'd["findings"][0]["function"]["function"]')"
+	assert_eq "$bug: after the await" "tests/bpf/diagnose_bugs.c:$(site "$bug")" "$(after_await)"
 	kill -9 "$PID"
+done
+# the last JSON is the cpu-hog's: its time was on the CPU, not blocked
+[ "$(json_eval "$TMP/d.json" 'd["findings"][0]["on_cpu_ns"] >= 20000000 and d["findings"][0]["blocked_ns"] < 10000000')" = True ] ||
+	fail "cpu-hog split: $(json_eval "$TMP/d.json" 'd["findings"][0]')"
+start_bug blocking
+"$AI" diagnose -p "$PID" -d 1 -i 0.5 --json >"$TMP/d.json"
+[ "$(json_eval "$TMP/d.json" 'd["findings"][0]["blocked_ns"] >= 50000000')" = True ] ||
+	fail "blocking split: $(json_eval "$TMP/d.json" 'd["findings"][0]')"
+assert_eq "blocking: the system call" True \
+	"$(json_eval "$TMP/d.json" 'd["findings"][0]["syscall"] in ("clock_nanosleep", "nanosleep")')"
+assert_eq "blocking: the kernel function" True \
+	"$(json_eval "$TMP/d.json" '"nanosleep" in (d["findings"][0]["kernel_function"] or "")')"
+"$AI" diagnose -p "$PID" -d 0.5 -i 0.25 >"$TMP/d.txt"
+grep -q "blocked in clock_nanosleep()\|blocked in nanosleep()" "$TMP/d.txt" || fail "no system call in the text: $(cat "$TMP/d.txt")"
+grep -q "where: *poll_db, after the await at tests/bpf/diagnose_bugs.c:$(site blocking)" "$TMP/d.txt" ||
+	fail "no 'after the await' site in the text: $(cat "$TMP/d.txt")"
+kill -9 "$PID"
+
+# preempted, not blocking: the healthy mix and a busy loop share one CPU
+bg taskset -c 0 "$BUGS" healthy >"$TMP/bug.out" 2>&1
+PID=$BG_PID
+bg taskset -c 0 bash -c 'while :; do :; done'
+HOG=$BG_PID
+sleep 0.3
+for i in 1 2 3; do
+	"$AI" diagnose -p "$PID" -d 1 -i 0.25 --json >"$TMP/d.json"
+	assert_eq "preempted run $i: no blocking finding" False \
+		"$(json_eval "$TMP/d.json" 'any(f["kind"] == "blocking" for f in d["findings"])')"
+done
+kill -9 "$PID" "$HOG"
+
+# ---- healthy programs: nothing, 10 runs each (the four programs side by side) --------------
+healthy_runs() { # NAME PID: diagnose PID ten times; writes NAME's verdict to $TMP/verdict.*
+	local name=$1 pid=$2 i rc out=$TMP/h.$2
+	for i in $(seq 10); do
+		"$AI" diagnose -p "$pid" -d 0.5 -i 0.1 >"$out" 2>&1
+		rc=$?
+		if [ $rc -ne 0 ] || ! grep -q "no findings" "$out"; then
+			echo "FAIL: $name, run $i: exit $rc: $(cat "$out")" >"$TMP/verdict.$pid"
+			return
+		fi
+	done
+	echo "ok: $name: no finding in 10 runs" >"$TMP/verdict.$pid"
+}
+
+start_bug healthy
+mix=$PID
+bg "$EX/fetch_user" --forever >/dev/null
+fetch=$BG_PID
+
+# under a CPU quota (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us): 0.2 CPU is plenty for it
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+	cg=/sys/fs/cgroup/ai-diagnose-$$
+	echo +cpu >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
+	mkdir "$cg" && echo "20000 100000" >"$cg/cpu.max" || fail "cannot set up a cgroup v2 CPU quota"
+elif [ -d /sys/fs/cgroup/cpu ]; then
+	cg=/sys/fs/cgroup/cpu/ai-diagnose-$$
+	mkdir "$cg" && echo 20000 >"$cg/cpu.cfs_quota_us" || fail "cannot set up a cgroup v1 CPU quota"
 else
-	fail "wrk not installed (make test installs it)"
+	fail "no cpu cgroup controller to test a CPU quota with"
 fi
+bg "$EX/fetch_user" --forever >/dev/null
+quota=$BG_PID
+echo "$quota" >"$cg/cgroup.procs" || fail "cannot move fetch_user into $cg"
+
+command -v wrk >/dev/null || fail "wrk not installed (make test installs it)"
+port=$((20000 + RANDOM % 20000))
+bg "$EX/http_server" --port "$port" --threads 2 >"$TMP/srv.out" 2>&1
+server=$BG_PID
+for _ in $(seq 50); do grep -q listening "$TMP/srv.out" && break; sleep 0.1; done
+grep -q listening "$TMP/srv.out" || fail "http_server did not start: $(cat "$TMP/srv.out")"
+bg wrk -t1 -c16 -d30s "http://127.0.0.1:$port/users/1"
+wrk_pid=$BG_PID
+sleep 0.5
+
+healthy_runs "healthy mix (plain-thread waker, contended mutex, idle consumer, yielding cruncher)" "$mix" &
+healthy_runs "fetch_user --forever" "$fetch" &
+healthy_runs "fetch_user --forever under a 0.2 CPU quota" "$quota" &
+healthy_runs "http_server under wrk" "$server" &
+wait_runs=0
+for p in "$mix" "$fetch" "$quota" "$server"; do
+	while [ ! -s "$TMP/verdict.$p" ] && [ $wait_runs -lt 1200 ]; do
+		sleep 0.1
+		wait_runs=$((wait_runs + 1))
+	done
+	verdict=$(cat "$TMP/verdict.$p" 2>/dev/null)
+	case $verdict in ok:*) echo "$verdict" ;; *) fail "${verdict:-healthy runs did not finish}" ;; esac
+done
+kill -9 "$mix" "$fetch" "$quota" "$server" "$wrk_pid" 2>/dev/null
+wait "$quota" 2>/dev/null
+rmdir "$cg"
 
 # ---- -- CMD: started, diagnosed, stopped ----------------------------------------------------
 "$AI" diagnose -d 1 -i 0.25 --json -- "$BUGS" deadlock >"$TMP/d.out" 2>"$TMP/d.err"

@@ -350,6 +350,59 @@ static void test_ranked_and_errors(void **state)
 	ai_findings_free(NULL);
 }
 
+static struct ai_long_poll lp(uint64_t task, uint64_t at, uint32_t line, uint64_t cpu_ms,
+			      uint64_t blocked_ms, uint64_t preempted_ms)
+{
+	return (struct ai_long_poll){ .task_id = task,
+				      .fn = FN_A,
+				      .at = at,
+				      .after_line = line,
+				      .on_cpu_ns = cpu_ms * MS,
+				      .blocked_ns = blocked_ms * MS,
+				      .preempted_ns = preempted_ms * MS,
+				      .wall_ns = (cpu_ms + blocked_ms + preempted_ms) * MS,
+				      .syscall = blocked_ms ? 35 : -1 };
+}
+
+static void test_blocking_grouped_by_site_and_preemption_apart(void **state)
+{
+	const struct ai_long_poll polls[] = {
+		lp(1, 0, 40, 1, 50, 0), /* blocked in a sleep after the await at line 40 */
+		lp(2, 0, 40, 2, 80, 5), /* the same site, longer */
+		lp(3, 0, 70, 30, 0, 0), /* computing after line 70 */
+		lp(4, 0, 90, 1, 2, 60), /* long only because it was preempted */
+		lp(5, 0, 90, 1, 2, 60), lp(6, 0, 0, 5, 0, 0), /* not long at all */
+	};
+	struct ai_cpu_quota q = { .quota_us = 20000, .period_us = 100000, .throttled_ns = 9 * MS };
+	struct ai_findings f = { 0 };
+
+	(void)state;
+	assert_int_equal(ai_findings_from_polls(polls, 6, 10 * MS, 1000 * MS, 2, &q, &f), 0);
+	assert_int_equal(f.n, 3);
+	assert_int_equal(f.v[0].kind, AI_FINDING_BLOCKING);
+	assert_int_equal(f.v[0].count, 2);
+	assert_int_equal(f.v[0].after_line, 40);
+	assert_int_equal(f.v[0].stuck_ns, 87 * MS); /* the longest poll, and its split: */
+	assert_int_equal(f.v[0].blocked_ns, 80 * MS);
+	assert_int_equal(f.v[0].on_cpu_ns, 2 * MS);
+	assert_int_equal(f.v[0].syscall, 35);
+	assert_int_equal(f.v[1].kind, AI_FINDING_BLOCKING);
+	assert_int_equal(f.v[1].after_line, 70);
+	assert_int_equal(f.v[1].on_cpu_ns, 30 * MS);
+	/* 120 ms preempted is 6% of two workers' second: worth a finding of its own */
+	assert_int_equal(f.v[2].kind, AI_FINDING_PREEMPTION);
+	assert_int_equal(f.v[2].count, 2);
+	assert_int_equal(f.v[2].preempted_ns, 120 * MS);
+	assert_int_equal(f.v[2].quota_us, 20000);
+	assert_int_equal(f.v[2].throttled_ns, 9 * MS);
+	ai_findings_free(&f);
+
+	/* over ten seconds the same preemption is 0.6%: nothing to report */
+	assert_int_equal(ai_findings_from_polls(polls + 3, 2, 10 * MS, 10000 * MS, 2, NULL, &f), 0);
+	assert_int_equal(f.n, 0);
+	ai_findings_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_leak_that_begins_in_the_window),
 		cmocka_unit_test(test_no_leak_when_tasks_complete_or_growth_is_small),
 		cmocka_unit_test(test_ranked_and_errors),
+		cmocka_unit_test(test_blocking_grouped_by_site_and_preemption_apart),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -145,6 +145,9 @@ $(OUTPUT)/libasync.pc: runtime/libasync.pc.in | $(OUTPUT)
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< >$@
 
 # ---- BPF programs and skeletons ---------------------------------------------------------
+# trace: compare-and-swap on ring tails (BPF ISA v3)
+$(OUTPUT)/trace.bpf.o $(OUTPUT)/record.bpf.o: BPF_CFLAGS += -mcpu=v3
+
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/async/abi.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@.tmp

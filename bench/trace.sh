@@ -10,8 +10,11 @@
 #      untraced      probes compiled in, nothing attached
 #      no probes     the same benchmark built with -DASYNC_NO_PROBES
 #      empty BPF     an empty libbpf USDT program on libasync:poll (tests/bpf/empty_usdt):
-#                    the floor of the one-trap-per-poll design
-#      trace         async-inspect trace -- yield (all four probes, full aggregation)
+#                    the floor of the one-trap-per-poll design (the first version of trace)
+#      rings         an empty program on libasync:ring: the runtime writes its poll rings,
+#                    nothing drains them (the target's own cost of the ring data path)
+#      trace         async-inspect trace -- yield (rings drained by the BPF iterator, full
+#                    aggregation); its ring overruns are printed (0: exact counts)
 #      bpftrace      bpftrace aggregating the same poll probe per (pid, await point) and
 #                    per task: count, busy sum, poll and scheduling-delay histograms
 #    Traced runs attach before the command starts (-- CMD / -c CMD), so the timed part
@@ -54,17 +57,21 @@ yargs="--threads 1 --tasks 100 --yields $yields"
 bt='usdt:'$Y':libasync:poll { @polls[pid, arg4] = count(); @busy[pid, arg4] = sum(arg2 - arg1);
   @poll_ns[pid, arg4] = hist(arg2 - arg1); @sched_ns[pid, arg4] = hist(arg1 - arg3);
   @task_busy[pid, arg0] = sum(arg2 - arg1); }'
-: >"$tmp/untraced" >"$tmp/noprobes" >"$tmp/empty" >"$tmp/trace" >"$tmp/bpftrace"
+: >"$tmp/untraced" >"$tmp/noprobes" >"$tmp/empty" >"$tmp/rings" >"$tmp/trace" >"$tmp/bpftrace" >"$tmp/overruns"
 for i in $(seq "$runs"); do
 	"${rt[@]}" "$Y" $yargs | ns_of >>"$tmp/untraced"
 	"${rt[@]}" "$out/bench/noprobes/yield" $yargs | ns_of >>"$tmp/noprobes"
 	"${rt[@]}" "$out/tests/empty_usdt" poll "$Y" $yargs | ns_of >>"$tmp/empty"
-	"${rt[@]}" "$AI" trace -o /dev/null -- "$Y" $yargs | ns_of >>"$tmp/trace"
+	"${rt[@]}" "$out/tests/empty_usdt" ring "$Y" $yargs | ns_of >>"$tmp/rings"
+	"${rt[@]}" "$AI" trace --json -o "$tmp/t.json" -- "$Y" $yargs | ns_of >>"$tmp/trace"
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["lost"]["ring_overruns"])' \
+		"$tmp/t.json" >>"$tmp/overruns"
 	"${rt[@]}" bpftrace -e "$bt" -c "$Y $yargs" 2>/dev/null | ns_of >>"$tmp/bpftrace"
 	echo "run $i/$runs: untraced $(tail -n1 "$tmp/untraced") noprobes $(tail -n1 "$tmp/noprobes")" \
-		"empty $(tail -n1 "$tmp/empty") trace $(tail -n1 "$tmp/trace") bpftrace $(tail -n1 "$tmp/bpftrace")" >&2
+		"empty $(tail -n1 "$tmp/empty") rings $(tail -n1 "$tmp/rings") trace $(tail -n1 "$tmp/trace")" \
+		"(overruns $(tail -n1 "$tmp/overruns")) bpftrace $(tail -n1 "$tmp/bpftrace")" >&2
 done
-for k in untraced noprobes empty trace bpftrace; do
+for k in untraced noprobes empty rings trace bpftrace; do
 	[ "$(wc -l <"$tmp/$k")" -eq "$runs" ] || die "some '$k' runs printed no result"
 	eval "m_$k=\$(median <\"\$tmp/\$k\")"
 done
@@ -75,14 +82,14 @@ echo "Per poll, bench/yield $yargs, median of $runs alternating runs (ns/poll):"
 echo
 echo "| run | ns/poll | vs untraced | added per poll |"
 echo "| --- | ---: | ---: | ---: |"
-for k in noprobes untraced empty trace bpftrace; do
+for k in noprobes untraced empty rings trace bpftrace; do
 	eval "v=\$m_$k"
 	printf '| %s | %s | %sx | %s ns |\n' "$k" "$v" "$(ratio "$v" "$m_untraced")" \
 		"$(awk -v a="$v" -v b="$m_untraced" 'BEGIN { printf "%.0f", a - b }')"
 done
 echo
-echo "trace over the empty-program floor: $(awk -v a="$m_trace" -v b="$m_empty" 'BEGIN { printf "%.0f", a - b }') ns per poll;" \
-	"trace / bpftrace: $(ratio "$m_trace" "$m_bpftrace")"
+echo "trace / empty-program floor: $(ratio "$m_trace" "$m_empty"); trace / bpftrace: $(ratio "$m_trace" "$m_bpftrace");" \
+	"ring overruns per trace run: $(tr '\n' ' ' <"$tmp/overruns")"
 
 # ---- http_server under wrk ----------------------------------------------------------------
 : >"$tmp/server.out"

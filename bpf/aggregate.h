@@ -13,6 +13,29 @@
 #include "hist.bpf.h"
 #include "trace.h"
 
+/* Fully unrolled loops over a ring record's chain (BPF; gcc in userspace needs none). */
+#ifdef __clang__
+#define AI_UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define AI_UNROLL
+#endif
+
+/* The poll record a ring record stands for. */
+static __always_inline void ai_ring_poll_rec(const struct async_ring_rec *rr, __u32 tid,
+					     struct async_poll_rec *r)
+{
+	r->task_id = rr->task_id;
+	r->start_ns = rr->start_ns;
+	r->end_ns = rr->end_ns;
+	r->woken_ns = rr->woken_ns;
+	r->waker_id = rr->waker_id;
+	r->result = rr->result;
+	r->tid = tid;
+	r->fn = rr->fn[0];
+	r->state = rr->result == ASYNC_RESULT_READY ? 0 : rr->state;
+	r->leaf = rr->result == ASYNC_RESULT_READY ? 0 : rr->leaf;
+}
+
 /* Who woke a task before a poll. */
 enum ai_poll_wake {
 	AI_POLL_WAKE_NONE,  /* first poll seen: no previous poll to be woken after */
@@ -117,6 +140,41 @@ static __always_inline __u32 ai_poll_slot(__u64 ns)
 		(t)->last_end_ns = (r)->end_ns;                                                 \
 		(t)->state = ai_poll_task_state(r);                                             \
 		(t)->state_since_ns = (r)->end_ns;                                              \
+	} while (0)
+
+/*
+ * Task row t and ring record rr (as poll record r): AI_POLL_UPDATE_TASK in any order among
+ * the task's records, with pt computed here from the record's own previous end (prev_end,
+ * 0 when not within the traced window). The runtime's spawn time (a first poll's woken_ns)
+ * replaces a later spawn time taken by the probe; what says where the task is now (its
+ * stop, state, wait) comes from its latest poll only.
+ */
+#define AI_RING_UPDATE_TASK(t, rr, r, pt, prev_end)                     \
+	do {                                                            \
+		__typeof__(*(t)) saved_;                                \
+		int older_ = (rr)->end_ns < (t)->last_end_ns;           \
+                                                                        \
+		if (!(prev_end) && (t)->spawn_ns && (r)->woken_ns &&    \
+		    (r)->woken_ns < (t)->spawn_ns)                      \
+			(t)->spawn_ns = (r)->woken_ns;                  \
+		ai_poll_times(r, prev_end, (t)->spawn_ns, pt);          \
+		if (older_)                                             \
+			__builtin_memcpy(&saved_, (t), sizeof(saved_)); \
+		if ((r)->fn)                                            \
+			(t)->fn = (r)->fn;                              \
+		(t)->wait_kind = (rr)->end_wait_kind;                   \
+		(t)->wait_poll = (t)->polls + 1;                        \
+		AI_POLL_UPDATE_TASK(t, r, pt, (rr)->at[0]);             \
+		if (older_) {                                           \
+			(t)->fn = saved_.fn;                            \
+			(t)->at = saved_.at;                            \
+			(t)->leaf = saved_.leaf;                        \
+			(t)->last_end_ns = saved_.last_end_ns;          \
+			(t)->state = saved_.state;                      \
+			(t)->state_since_ns = saved_.state_since_ns;    \
+			(t)->wait_kind = saved_.wait_kind;              \
+			(t)->wait_poll = (t)->polls;                    \
+		}                                                       \
 	} while (0)
 
 /* Function row f; first: the task's first poll seen; long_poll: the long-poll threshold. */

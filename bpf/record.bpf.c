@@ -35,6 +35,8 @@ __u32 first_seen;
  * spawned but not polled (its probes attach one after the other).
  */
 __u32 armed;
+/* Set by the loader before it attaches (CLOCK_MONOTONIC). */
+volatile __u64 rec_start_ns;
 
 static __always_inline void *reserve(__u32 size, __u16 type, __u32 *wake)
 {
@@ -105,6 +107,46 @@ int BPF_USDT(rec_task_spawn, __u64 task_id, __u64 parent_id, __u64 fn, __u64 nam
 
 	return emit(&e, sizeof(e), AI_REC_SPAWN, 0);
 }
+
+/* One ring record (bpf/rings.bpf.h drains the rings), as an AI_REC_RING event. */
+__attribute__((noinline)) int ai_ring_record(const struct async_ring_rec *rr, __u32 pid, __u32 tid)
+{
+	struct ai_rec_ring *e;
+	__u32 wake = 0;
+
+	if (!rr || !armed || (targ_tgid && pid != targ_tgid))
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__u32 zero = 0;
+		__u64 *cnt = bpf_map_lookup_elem(&lost, &zero);
+
+		if (cnt)
+			*cnt += 1;
+		return 0;
+	}
+	e->h.type = AI_REC_RING;
+	e->h.size = sizeof(*e);
+	e->h.pid = pid;
+	e->h.tid = tid;
+	e->h.cpu = bpf_get_smp_processor_id();
+	e->h.ts = rr->end_ns;
+	__builtin_memcpy(&e->rec, rr, sizeof(e->rec));
+	/* a previous poll before the recording is not one of its polls */
+	if (e->rec.prev_end_ns < rec_start_ns)
+		e->rec.prev_end_ns = 0;
+	if (!first_seen) {
+		first_seen = 1;
+		wake = 1;
+	}
+	submit(e, wake);
+	return 0;
+}
+
+#include "rings.bpf.h"
+
+/* The ring drain: rec_drain (the iterator the loader triggers), rec_ring (libasync:ring). */
+AI_RINGS_PROGRAMS(rec_drain, rec_ring)
 
 SEC("usdt")
 int BPF_USDT(rec_poll, __u64 task_id, __u64 start_ns, __u64 end_ns, __u64 woken_ns, __u64 state,

@@ -22,7 +22,8 @@ enum ai_rec_type {
 	AI_REC_ACQUIRE = 5,
 	AI_REC_RELEASE = 6,
 	AI_REC_THREAD = 7,
-	AI_REC_TYPE_MAX = 8, /* one past the last known type */
+	AI_REC_RING = 8,     /* a poll, from a poll ring (self-contained: see below) */
+	AI_REC_TYPE_MAX = 9, /* one past the last known type */
 };
 
 struct ai_rec_hdr {
@@ -93,7 +94,18 @@ struct ai_rec_thread {
 	__u64 rec_addr;
 };
 
+/*
+ * A poll read from a worker's poll ring: the runtime's record as it is, with the chain it
+ * resumed from and the end of the task's previous poll, so that a reader can aggregate
+ * polls in any order (the rings of several workers are drained one after the other).
+ * h.tid is the worker's thread, h.ts the poll's end.
+ */
+struct ai_rec_ring {
+	struct ai_rec_hdr h;
+	struct async_ring_rec rec;
+};
+
 /* The largest event; readers size their scratch buffers with it. */
-#define AI_REC_EVENT_MAX 128
+#define AI_REC_EVENT_MAX 256
 
 #endif /* AI_BPF_RECORD_H */

@@ -35,13 +35,31 @@ struct async_task {
 	struct async_task *next; /* injection queue link / free list */
 	struct async_waker join_waker;
 	int result;
-	uint64_t waker_id; /* relaxed atomic: task that scheduled it */
+	uint64_t waker_id;    /* relaxed atomic: task that scheduled it */
+	uint64_t last_end_ns; /* end of its last poll recorded in a ring */
+};
+
+/* A worker's poll ring (ring.c): the ABI header, then the records. */
+struct async__ring {
+	struct async_ring_abi abi;
+	uint64_t mask; /* slots - 1 */
+	size_t len;    /* bytes mapped */
+	uint64_t pad[6];
+	struct async_ring_rec recs[];
 };
 
 /* A runtime thread's record, in the registry's thread list. */
 struct async__thread {
 	struct async_thread_abi abi;
+	struct async__ring *ring; /* allocated at the first poll traced through rings */
 };
+
+/* ring.c: allocates th's ring (fires the ring probe, NEW); NULL on failure */
+struct async__ring *async__ring_new(struct async__thread *th);
+/* Fires the ring probe (FLUSH) so that a tracer drains th's ring now. */
+void async__ring_flush(const struct async__thread *th);
+/* Flushes and unmaps th's ring (thread exit). */
+void async__ring_free(struct async__thread *th);
 
 /* ---- per-worker local run queue: owner pushes/pops, others steal ------------------ */
 #define LQ_SIZE 1024u
@@ -64,8 +82,12 @@ struct async__worker {
 	/* tasks that yielded (FIFO through task->next): they run again only after every
 	 * task that was ready meanwhile, and after a look for due timers and I/O */
 	struct async_task *yielded_head, *yielded_tail;
-	bool wake_driver; /* a timer added during this poll needs the driver to re-plan */
-	bool polling;	  /* inside a poll function */
+	bool wake_driver;  /* a timer added during this poll needs the driver to re-plan */
+	bool polling;	   /* inside a poll function */
+	uint64_t poll_end; /* end of the last traced poll (poll_traced) */
+	/* poll_end is the time now, give or take the runtime's work between two polls: the
+	 * next traced poll starts there (one clock read per poll). Cleared when it waits. */
+	bool poll_end_now;
 	/* run_task_plain or run_task_probed (exec.c): re-chosen every 16 polls */
 	void (*run_task)(struct async__worker *w, struct async_task *t);
 	uint32_t rng;

@@ -123,11 +123,8 @@ static void live_dec(struct async_exec *exec)
 	}
 }
 
-/* A clock read that only a traced path needs (kept out of the hot paths' code). */
-static ASYNC__PROBE_COLD uint64_t probe_clock(void)
-{
-	return async__clock();
-}
+/* Any consumer of traced polls: the poll rings or the poll probe. */
+#define POLL_TRACED() (ASYNC_PROBE_ENABLED(ring) || ASYNC_PROBE_ENABLED(poll))
 
 static ASYNC__PROBE_COLD void probe_task_done(const struct async_task *t)
 {
@@ -396,13 +393,25 @@ static void push(struct async_task *t)
 	}
 }
 
+/* A traced wake: a precise time, which the next poll on this worker must not precede. */
+static ASYNC__PROBE_COLD void note_wake_traced(struct async_task *t)
+{
+	struct async__worker *w = async__cur_worker;
+
+	async__store(&t->abi.last_wake_ns, async__clock());
+	if (w)
+		w->poll_end_now = false;
+}
+
 static inline void note_wake(struct async_task *t)
 {
 	struct async_task *cur = async__cur_task;
 
 	async__store(&t->waker_id, cur ? cur->abi.id : 0);
-	async__store(&t->abi.last_wake_ns,
-		     ASYNC_PROBE_ENABLED(poll) ? probe_clock() : thread_now());
+	if (ASYNC_PROBES_HOT()) /* one test of the hot word, as before the rings */
+		note_wake_traced(t);
+	else
+		async__store(&t->abi.last_wake_ns, thread_now());
 }
 
 void async__schedule(struct async_task *t)
@@ -549,24 +558,104 @@ static uint64_t fn_lookup(async_poll_fn poll)
 	return 0;
 }
 
-/* The same poll with a tracer attached: timestamps and the poll probe (kept out of line
- * so the untraced path carries none of its state across the poll). */
+/*
+ * The worker's ring slot for the next record, with the chain the task is stopped at (the
+ * one this poll resumes from) written into it; the head is not moved yet.
+ */
+static __attribute__((always_inline)) inline struct async_ring_rec *
+ring_begin(struct async__worker *w, const struct async_task *t, const struct async_frame *frame)
+{
+	struct async__ring *ring = w->rec->ring;
+
+	if (__builtin_expect(!ring, 0)) {
+		ring = async__ring_new(w->rec);
+		w->poll_end_now = false;
+		if (!ring)
+			return NULL;
+	}
+
+	struct async_ring_rec *rec = &ring->recs[ring->abi.head & ring->mask];
+	const struct async_frame *f = frame;
+	unsigned depth = 0;
+
+	rec->flags = 0;
+	rec->wait_kind = (uint8_t)async__load(&t->abi.wait_kind);
+	for (; f && depth < ASYNC_RING_DEPTH; depth++, f = f->child) {
+		rec->fn[depth] = (uint64_t)(uintptr_t)f->fn;
+		rec->at[depth] = (uint64_t)(uintptr_t)f->at;
+		if (!f->at)
+			break; /* not stopped at an await: its child pointer is stale */
+	}
+	if (depth < ASYNC_RING_DEPTH) {
+		depth += f != NULL;
+	} else if (f) {
+		/* deeper than a record holds: the last slot takes the innermost frame */
+		for (unsigned i = depth; f->child && f->at && i < ASYNC_CHAIN_MAX; i++)
+			f = f->child;
+		rec->fn[ASYNC_RING_DEPTH - 1] = (uint64_t)(uintptr_t)f->fn;
+		rec->at[ASYNC_RING_DEPTH - 1] = (uint64_t)(uintptr_t)f->at;
+		rec->flags = ASYNC_RING_TRUNCATED;
+	}
+	rec->depth = (uint8_t)(depth ? depth : 1);
+	return rec;
+}
+
+/* Completes the record ring_begin started and publishes it (release on the head). */
+static __attribute__((always_inline)) inline void
+ring_end(struct async__worker *w, struct async_ring_rec *rec, struct async_task *t,
+	 const struct async_frame *frame, uint64_t start, uint64_t end, uint64_t woken,
+	 uint64_t waker, enum async_poll r)
+{
+	struct async__ring *ring = w->rec->ring;
+
+	rec->task_id = t->abi.id;
+	rec->start_ns = start;
+	rec->end_ns = end;
+	rec->woken_ns = woken;
+	rec->waker_id = waker;
+	rec->prev_end_ns = t->last_end_ns;
+	rec->result = (uint8_t)r;
+	rec->end_wait_kind = (uint8_t)async__load(&t->abi.wait_kind);
+	rec->fn[0] =
+	    (uint64_t)(uintptr_t)frame->fn; /* an ASYNC_BEGIN root names it when first polled */
+	if (r == ASYNC_READY) {
+		rec->state = 0;
+		rec->leaf = 0;
+	} else {
+		rec->state = (uint64_t)(uintptr_t)frame->at;
+		rec->leaf = (uint64_t)(uintptr_t)async__leaf_at(frame);
+	}
+	t->last_end_ns = end;
+	__atomic_store_n(&ring->abi.head, ring->abi.head + 1, __ATOMIC_RELEASE);
+}
+
+/* The same poll with a tracer attached: timestamps, the ring record and the poll probe
+ * (kept out of line so the untraced path carries none of its state across the poll). */
 static __attribute__((noinline, cold)) enum async_poll poll_traced(struct async__worker *w,
 								   struct async_task *t)
 {
 	struct async_frame *frame = t->future;
-	uint64_t start = async__clock();
+	/* first: allocating the ring (a thread's first traced poll) is not the poll's time */
+	struct async_ring_rec *rec =
+	    ASYNC_PROBE_ENABLED(ring) && w->rec ? ring_begin(w, t, frame) : NULL;
 	uint64_t woken = async__load(&t->abi.last_wake_ns);
+	/* back to back with the previous traced poll: its end is this one's start, unless
+	 * the task was woken since (by another thread) */
+	uint64_t start = w->poll_end_now && woken <= w->poll_end ? w->poll_end : async__clock();
 	uint64_t waker = async__load(&t->waker_id);
 	enum async_poll r = poll_once(w, t, start);
 	uint64_t end = async__clock();
 
+	w->poll_end = end;
+	w->poll_end_now = true;
 	fn_learn(t->poll, t->abi.fn);
-
-	ASYNC_PROBE(poll, t->abi.id, start, end, woken,
-		    r == ASYNC_READY ? 0 : (uint64_t)(uintptr_t)frame->at,
-		    r == ASYNC_READY ? 0 : (uint64_t)(uintptr_t)async__leaf_at(frame), waker,
-		    (uint32_t)r, t->abi.fn);
+	if (rec)
+		ring_end(w, rec, t, frame, start, end, woken, waker, r);
+	if (ASYNC_PROBE_ENABLED(poll))
+		ASYNC_PROBE(poll, t->abi.id, start, end, woken,
+			    r == ASYNC_READY ? 0 : (uint64_t)(uintptr_t)frame->at,
+			    r == ASYNC_READY ? 0 : (uint64_t)(uintptr_t)async__leaf_at(frame),
+			    waker, (uint32_t)r, t->abi.fn);
 	return r;
 }
 
@@ -617,7 +706,7 @@ static __attribute__((always_inline)) inline void run_task_impl(struct async__wo
 	 * choice of variant is up to 16 polls old (the test is on a register) */
 	bool traced = probes || (s & T_TRACED);
 
-	if (traced && ASYNC_PROBE_ENABLED(poll))
+	if (traced && POLL_TRACED())
 		r = poll_traced(w, t);
 	else
 		r = poll_once(w, t, 0);
@@ -647,11 +736,11 @@ static __attribute__((always_inline)) inline void run_task_impl(struct async__wo
 			if (atomic_compare_exchange_weak_explicit(
 				&t->st, &s, ns, memory_order_acq_rel, memory_order_acquire)) {
 				if (w->yield_now) {
+					/* a yield is a wake at the poll's end: no idle time */
 					async__store(&t->waker_id, t->abi.id);
-					async__store(&t->abi.last_wake_ns,
-						     traced && ASYNC_PROBE_ENABLED(poll)
-							 ? probe_clock()
-							 : w->now);
+					async__store(&t->abi.last_wake_ns, traced && POLL_TRACED()
+									       ? w->poll_end
+									       : w->now);
 				}
 				async__store(&t->abi.state, ASYNC_TASK_SCHEDULED);
 				if (w->yield_now) {
@@ -695,6 +784,7 @@ static ASYNC__PROBE_COLD void run_task_probed(struct async__worker *w, struct as
 static inline void choose_run_task(struct async__worker *w)
 {
 	w->run_task = ASYNC_PROBES_HOT() ? run_task_probed : run_task_plain;
+	w->poll_end_now = false; /* a fresh clock read for the next traced poll's start */
 }
 
 static inline void run_task(struct async__worker *w, struct async_task *t)
@@ -840,6 +930,7 @@ static void *worker_main(void *arg)
 	choose_run_task(w);
 	while (!atomic_load_explicit(&exec->shutdown, memory_order_acquire)) {
 		if (atomic_load_explicit(&exec->stopping, memory_order_acquire)) {
+			w->poll_end_now = false;
 			yielded_flush(w); /* queued where a shutdown drains them */
 			pause_worker(exec);
 			continue;
@@ -855,6 +946,7 @@ static void *worker_main(void *arg)
 			run_task(w, t);
 			continue;
 		}
+		w->poll_end_now = false;
 		/* spin briefly (SPIN_NS) before parking: work often arrives within microseconds */
 		uint64_t spin_end = async__clock() + SPIN_NS;
 		bool work = false;
@@ -1019,13 +1111,16 @@ static int single_loop(struct async_exec *exec)
 		struct async_task *t;
 
 		if ((w->tick & 63) == 0 || atomic_load_explicit(&exec->timers.next_deadline,
-								memory_order_relaxed) <= w->now)
+								memory_order_relaxed) <= w->now) {
 			async__driver_turn(exec, false);
+			w->poll_end_now = false;
+		}
 		t = next_task(w);
 		if (t) {
 			run_task(w, t);
 			continue;
 		}
+		w->poll_end_now = false;
 		atomic_store(&exec->loop_sleeping, 1);
 		atomic_thread_fence(memory_order_seq_cst);
 		if (!has_work(exec) && atomic_load(&exec->live) && !atomic_load(&exec->stopping))
@@ -1244,7 +1339,7 @@ static const struct async_desc join_desc
 /* A spawn with the poll or task_spawn probe enabled (one test on the spawn path). */
 static ASYNC__PROBE_COLD void probe_spawn(struct async_task *t)
 {
-	if (ASYNC_PROBE_ENABLED(poll)) /* the poll probe's woken_ns: precise, not cached */
+	if (POLL_TRACED()) /* the poll record's woken_ns: precise, not cached */
 		t->abi.last_wake_ns = async__clock();
 	if (ASYNC_PROBE_ENABLED(task_spawn)) {
 		/* before its first poll an ASYNC_BEGIN future has no descriptor: use the one
@@ -1293,6 +1388,7 @@ int async_spawn(struct async_exec *exec, const char *name, async_poll_fn poll, v
 	t->join_waker.task = NULL;
 	t->result = 0;
 	t->waker_id = 0;
+	t->last_end_ns = 0;
 	atomic_init(&t->st, T_SCHED | (join ? T_JOIN : 0));
 	atomic_init(&t->refs, join ? 2 : 1);
 	if (join) {

@@ -13,7 +13,7 @@
  *		probe_task_done(t);
  *
  * The semaphores of the probes on the spawn/poll/complete path (task_spawn, poll,
- * task_done, wait) share one aligned 8-byte word: ASYNC_PROBES_HOT() tests all four
+ * task_done, ring) share one aligned 8-byte word: ASYNC_PROBES_HOT() tests all four
  * with one load, so a path that would test several of them (spawn: poll + task_spawn)
  * tests once and takes a traced variant when any is set. The workers test it once
  * every 16 polls to choose the poll loop's variant (exec.c, choose_run_task), so an
@@ -53,6 +53,7 @@ static inline void async__probe_unused(int dummy, ...)
 	X(task_spawn)        \
 	X(poll)              \
 	X(task_done)         \
+	X(ring)              \
 	X(wait)              \
 	X(acquire)           \
 	X(release)           \
@@ -74,7 +75,7 @@ static inline void async__probe_unused(int dummy, ...)
 	extern unsigned short ASYNC__SEMAPHORE(name) __attribute__((visibility("hidden")));
 ASYNC__PROBE_LIST(ASYNC__SEMAPHORE_DECL)
 #undef ASYNC__SEMAPHORE_DECL
-/* The semaphores of task_spawn, poll, task_done and wait, read as one word. */
+/* The semaphores of task_spawn, poll, task_done and ring, read as one word. */
 extern unsigned long long async__probes_hot __attribute__((visibility("hidden")));
 
 #endif /* ASYNC_NO_PROBES */

@@ -128,5 +128,39 @@ void async__thread_unregister(struct async__thread *t)
 		async__store(link, t->abi.next);
 	async__store(&async_registry.gen, async_registry.gen + 1);
 	unlock();
+	async__ring_free(t); /* after unlinking: a reader of the list no longer finds it */
 	free(t);
+}
+
+/*
+ * ASYNC_RING_SLOTS (environment, read at load) sets the slots of the poll rings; a
+ * tracer can also write async_registry.ring_slots before it attaches.
+ */
+__attribute__((constructor)) static void ring_slots_from_env(void)
+{
+	const char *v = getenv("ASYNC_RING_SLOTS");
+	char *end;
+	unsigned long n;
+
+	if (!v || !*v)
+		return;
+	n = strtoul(v, &end, 0);
+	if (!*end && n && n <= ASYNC_RING_SLOTS_MAX)
+		async__store(&async_registry.ring_slots, (uint32_t)n);
+}
+
+/*
+ * At exit() (or return from main) the rings of the threads still running go with the
+ * process: let a tracer drain them first. Not on _exit or a fatal signal.
+ */
+__attribute__((destructor)) static void rings_flush_at_exit(void)
+{
+	if (!ASYNC_PROBE_ENABLED(ring))
+		return;
+	lock();
+	for (struct async_thread_abi *a =
+		 (struct async_thread_abi *)(uintptr_t)async_registry.threads;
+	     a; a = (struct async_thread_abi *)(uintptr_t)a->next)
+		async__ring_flush((const struct async__thread *)a);
+	unlock();
 }

@@ -457,6 +457,26 @@ static int stat_add(struct stat_row **rows, size_t *n, size_t *cap, uint32_t pid
 	return 0;
 }
 
+/* A poll from a poll ring: self-contained (its previous end, the chain it resumed from). */
+static int prof_ring(struct prof *p, uint32_t pid, const struct async_ring_rec *r)
+{
+	uint64_t leaf = 0;
+	int err;
+
+	p->polls++;
+	err = stat_add(&p->fns, &p->nfns, &p->cap_fns, pid, r->fn[0],
+		       r->end_ns > r->start_ns ? r->end_ns - r->start_ns : 0);
+	if (err)
+		return err;
+	for (unsigned i = 0; i < r->depth && i < ASYNC_RING_DEPTH; i++)
+		if (r->at[i])
+			leaf = r->at[i];
+	if (r->prev_end_ns && leaf && r->start_ns >= r->prev_end_ns)
+		err = stat_add(&p->waits, &p->nwaits, &p->cap_waits, pid, leaf,
+			       r->start_ns - r->prev_end_ns);
+	return err;
+}
+
 static int prof_event(void *ctx, const struct ai_rec_hdr *ev)
 {
 	const struct ai_rec_poll *pe = (const struct ai_rec_poll *)ev;
@@ -465,6 +485,8 @@ static int prof_event(void *ctx, const struct ai_rec_hdr *ev)
 	struct pending *s;
 	int err;
 
+	if (ev->type == AI_REC_RING && ev->size >= sizeof(struct ai_rec_ring))
+		return prof_ring(p, ev->pid, &((const struct ai_rec_ring *)ev)->rec);
 	if (ev->type != AI_REC_POLL || ev->size < sizeof(*pe))
 		return 0;
 	r = &pe->rec;

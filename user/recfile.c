@@ -173,6 +173,8 @@ size_t ai_rec_event_size(unsigned type)
 		return sizeof(struct ai_rec_lock);
 	case AI_REC_THREAD:
 		return sizeof(struct ai_rec_thread);
+	case AI_REC_RING:
+		return sizeof(struct ai_rec_ring);
 	default:
 		return 0;
 	}
@@ -1130,7 +1132,7 @@ int ai_recfile_fread(FILE *f, ai_rf_event_fn fn, void *ctx, struct ai_recfile **
 		errf(err, errlen, "recording has a foreign byte order");
 		return -EPROTO;
 	}
-	if (h.version != AI_RF_VERSION) {
+	if (h.version < 1 || h.version > AI_RF_VERSION) {
 		errf(err, errlen, "unsupported recording version %u (this build reads %u)",
 		     h.version, AI_RF_VERSION);
 		return -EPROTONOSUPPORT;

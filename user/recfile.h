@@ -20,7 +20,7 @@
 
 #define AI_RF_MAGIC	    "AIREC\0\r\n" /* 8 bytes; the CR LF catches text-mode mangling */
 #define AI_RF_TRAILER_MAGIC "AIEND\0\r\n"
-#define AI_RF_VERSION	    1
+#define AI_RF_VERSION	    2		/* 2: AI_REC_RING events; 1 is read too */
 #define AI_RF_BOM	    0x01020304u /* byte-order mark: files are little-endian */
 #define AI_RF_BLOCK_MAGIC   0x314b4c42u /* "BLK1" */
 

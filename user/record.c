@@ -28,6 +28,7 @@
 #include "proc.h"
 #include "recfile.h"
 #include "bpf/record.h"
+#include "rings.h"
 #include "record.skel.h"
 #include "snapshot.h"
 #include "taskfmt.h"
@@ -146,6 +147,7 @@ struct rec_ctx {
 	int ncpus;
 	uint64_t *lost;
 	uint64_t lost_total;
+	uint64_t ring_lost; /* of lost_total: poll ring overruns */
 };
 
 /* Writes the descriptor tables of objects found since the last call. */
@@ -352,12 +354,17 @@ static int write_current_waits(struct rec_ctx *c)
 static int update_lost(struct rec_ctx *c, bool force)
 {
 	uint32_t zero = 0;
-	uint64_t total = 0;
+	uint64_t total = 0, ring_lost, ring_read;
 	int err;
 
 	err = bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.lost), &zero, c->lost);
 	if (err)
 		return -errno;
+	/* polls overwritten in a poll ring before they were drained count as lost too (on
+	 * the first CPU's counter: they were never on any CPU's ring buffer) */
+	ai_rings_counts(bpf_map__fd(c->skel->maps.rings), -1, &ring_lost, &ring_read);
+	c->lost[0] += ring_lost;
+	c->ring_lost = ring_lost;
 	for (int i = 0; i < c->ncpus; i++)
 		total += c->lost[i];
 	if (total == c->lost_total && !force)
@@ -370,21 +377,22 @@ static int update_lost(struct rec_ctx *c, bool force)
 
 static int attach_all(struct record_bpf *skel, pid_t pid, const char *path)
 {
-	static const char *const names[] = { "task_spawn", "poll",    "task_done",   "wait",
+	/* polls come through the rings (the ring probe announces them), not the poll probe */
+	static const char *const names[] = { "task_spawn", "ring",    "task_done",   "wait",
 					     "acquire",	   "release", "thread_start" };
-	struct bpf_program *progs[] = { skel->progs.rec_task_spawn,  skel->progs.rec_poll,
+	struct bpf_program *progs[] = { skel->progs.rec_task_spawn,  skel->progs.rec_ring,
 					skel->progs.rec_task_done,   skel->progs.rec_wait,
 					skel->progs.rec_acquire,     skel->progs.rec_release,
 					skel->progs.rec_thread_start };
-	struct bpf_link **links[] = { &skel->links.rec_task_spawn,  &skel->links.rec_poll,
+	struct bpf_link **links[] = { &skel->links.rec_task_spawn,  &skel->links.rec_ring,
 				      &skel->links.rec_task_done,   &skel->links.rec_wait,
 				      &skel->links.rec_acquire,	    &skel->links.rec_release,
 				      &skel->links.rec_thread_start };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		/* Only the poll probe is required: a statically linked program carries the
+		/* Only the ring probe is required: a statically linked program carries the
 		 * probes of the runtime parts it uses. */
-		int err = ai_attach_usdt(progs[i], pid, path, names[i], strcmp(names[i], "poll"),
+		int err = ai_attach_usdt(progs[i], pid, path, names[i], strcmp(names[i], "ring"),
 					 links[i]);
 
 		if (err)
@@ -411,6 +419,8 @@ int cmd_record(int argc, char **argv)
 	struct ai_rf_info info = { 0 };
 	struct ring_buffer *rb = NULL;
 	struct rec_ctx c = { 0 };
+	struct bpf_link *iter = NULL;
+	struct ai_rings_drainer drainer = { 0 };
 	char path[PATH_MAX], exe[PATH_MAX];
 	int err, status = AI_EXIT_OK, child_status = -1;
 	bool help;
@@ -481,7 +491,15 @@ int cmd_record(int argc, char **argv)
 			fprintf(stderr, "(run with -v to see the verifier log)\n");
 		goto cleanup;
 	}
+	c.skel->bss->rec_start_ns = ai_now_ns();
+	/* -p: the rings it has already, from their present head on */
+	if (env.pid && (err = ai_rings_follow(bpf_map__fd(c.skel->maps.rings), pid, false)))
+		ai_warnf("cannot read the poll rings of PID %d: %s", (int)pid, strerror(-err));
 	err = attach_all(c.skel, pid, path);
+	if (!err && env.pid) /* rings allocated while the ring probe was being attached */
+		ai_rings_follow(bpf_map__fd(c.skel->maps.rings), pid, true);
+	if (!err)
+		err = ai_rings_attach_iter(c.skel->progs.rec_drain, pid, &iter);
 	if (err)
 		goto cleanup;
 	rb = ring_buffer__new(bpf_map__fd(c.skel->maps.events), handle_event, &c, NULL);
@@ -492,6 +510,11 @@ int cmd_record(int argc, char **argv)
 	}
 	/* every probe is attached: from here on the recording is consistent */
 	__atomic_store_n(&c.skel->bss->armed, 1, __ATOMIC_RELEASE);
+	err = ai_rings_drainer_start(&drainer, iter);
+	if (err) {
+		ai_err("start", "the ring drain", err);
+		goto cleanup;
+	}
 
 	start = ai_now_ns();
 	info.flags = env.cmd ? AI_RF_F_COMMAND : 0;
@@ -572,7 +595,10 @@ int cmd_record(int argc, char **argv)
 		}
 	}
 
-	/* everything still in the ring buffer, then the totals */
+	/* what the poll rings still hold, everything in the ring buffer, then the totals */
+	ai_rings_drainer_stop(&drainer);
+	ai_rings_drain(iter);
+	c.skel->bss->rings_stopped = 1;
 	err = ring_buffer__consume(rb);
 	if (err >= 0)
 		err = c.err;
@@ -609,12 +635,15 @@ int cmd_record(int argc, char **argv)
 			if (c.lost[i])
 				n += (size_t)snprintf(buf + n, sizeof(buf) - n, " cpu%d=%llu", i,
 						      (unsigned long long)c.lost[i]);
-		ai_warnf("%llu events lost to a full ring buffer (per CPU:%s); try a larger -b",
-			 (unsigned long long)c.lost_total, buf);
+		ai_warnf("%llu events lost, %llu of them polls overwritten in a poll ring (per "
+			 "CPU:%s); try a larger -b",
+			 (unsigned long long)c.lost_total, (unsigned long long)c.ring_lost, buf);
 	}
 	err = 0;
 
 cleanup:
+	ai_rings_drainer_stop(&drainer);
+	bpf_link__destroy(iter);
 	if (err)
 		status = AI_EXIT_FAIL;
 	if (c.w) /* an error: keep what was written readable up to here */

@@ -28,6 +28,7 @@ static struct env {
 	const char *output;
 	const char *timeline;
 	const char *svg;
+	const char *folded_wait;
 	bool json, pretty, text, no_color;
 	struct ai_sum_opts sum;
 	unsigned width;
@@ -43,6 +44,7 @@ enum {
 	OPT_WIDTH,
 	OPT_ROWS,
 	OPT_NO_COLOR,
+	OPT_FOLDED_WAIT,
 };
 
 static const char doc[] =
@@ -78,6 +80,8 @@ static const struct argp_option opts[] = {
 	{ "width", OPT_WIDTH, "COLS", 0, "Width of the --text bars (default: terminal)", 0 },
 	{ "rows", OPT_ROWS, "N", 0, "Tasks shown by --text (default 50, 0 = all)", 0 },
 	{ "no-color", OPT_NO_COLOR, NULL, 0, "No ANSI colours in --text", 0 },
+	{ "folded-wait", OPT_FOLDED_WAIT, "FILE", 0,
+	  "Write the await chains as folded stacks weighted by nanoseconds waited", 0 },
 	AI_SUM_ARGP_OPTIONS,
 	{},
 };
@@ -106,6 +110,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_TIMELINE:
 		env.timeline = arg;
+		break;
+	case OPT_FOLDED_WAIT:
+		env.folded_wait = arg;
 		break;
 	case OPT_SVG:
 		env.svg = arg;
@@ -228,7 +235,7 @@ int cmd_report(int argc, char **argv)
 		return AI_EXIT_OK;
 	if (err)
 		return AI_EXIT_USAGE;
-	exports = env.timeline || env.svg || env.text;
+	exports = env.timeline || env.svg || env.text || env.folded_wait;
 
 	err = ai_tl_load(env.file, exports ? AI_TL_SLICES : 0, env.sum.long_poll_ns, &tl, reason,
 			 sizeof(reason));
@@ -251,6 +258,9 @@ int cmd_report(int argc, char **argv)
 	    write_export(env.timeline, "a Perfetto timeline", tl, ai_tl_write_chrome))
 		goto fail;
 	if (env.svg && write_export(env.svg, "an SVG timeline", tl, ai_tl_write_svg))
+		goto fail;
+	if (env.folded_wait &&
+	    write_export(env.folded_wait, "folded wait stacks", tl, ai_tl_write_folded_wait))
 		goto fail;
 	if (env.text) {
 		struct winsize ws;

@@ -626,6 +626,8 @@ void ai_summary_print_json(FILE *f, const struct ai_summary *s, bool pretty)
 		ai_json_kv_str(&j, "name", fn->name);
 		ai_json_kv_str(&j, "location", fn->location);
 		ai_json_kv_u64(&j, "tasks", fn->tasks);
+		ai_json_kv_u64(&j, "nested_waits", fn->calls);
+		ai_json_kv_bool(&j, "root", fn->tasks > 0);
 		ai_json_kv_u64(&j, "polls", fn->polls);
 		ai_json_kv_u64(&j, "busy_ns", fn->busy_ns);
 		ai_json_kv_u64(&j, "idle_ns", fn->idle_ns);

@@ -56,6 +56,7 @@ struct ai_sum_function {
 	char *name;
 	char *location; /* "file:line" of the function's descriptor, NULL if unknown */
 	uint64_t tasks; /* tasks whose root future is this function */
+	uint64_t calls; /* below a task's root: waits that ended inside it (0: only a root) */
 	uint64_t polls;
 	uint64_t busy_ns;
 	uint64_t idle_ns;

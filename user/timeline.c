@@ -11,6 +11,7 @@
 #include "async/abi.h"
 #include "bpf/aggregate.h"
 #include "common.h"
+#include "foldedwait.h"
 #include "json.h"
 #include "outfile.h"
 #include "timeline.h"
@@ -201,6 +202,35 @@ static void seen_time(struct ai_timeline *tl, uint64_t t)
 		tl->last_ns = t;
 }
 
+/* With AI_TL_SLICES: the poll r of task t as a slice (from: the await it resumed at). */
+static int add_slice(struct ai_timeline *tl, struct ai_tl_task *t, const struct async_poll_rec *r,
+		     uint64_t from, uint32_t wait_kind)
+{
+	struct ai_tl_poll *p;
+
+	if (!(tl->flags & AI_TL_SLICES))
+		return 0;
+	if (tl->slices >= AI_TL_MAX_SLICES) {
+		tl->dropped_slices++;
+		return 0;
+	}
+	p = ai_add_row((void **)&t->pl, &t->npl, &t->cap_pl, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	tl->slices++;
+	p->start_ns = r->start_ns;
+	p->end_ns = r->end_ns;
+	p->woken_ns = r->woken_ns;
+	p->from = from;
+	p->state = ai_poll_at(r);
+	p->leaf = ai_poll_leaf(r);
+	p->waker = r->waker_id;
+	p->tid = r->tid;
+	p->ready = r->result == ASYNC_RESULT_READY;
+	p->wait_kind = wait_kind;
+	return 0;
+}
+
 /*
  * bpf/trace.bpf.c aggregate_poll, in userspace, on the same record: the arithmetic is
  * shared (bpf/aggregate.h); only where the counters live differs.
@@ -238,28 +268,110 @@ static int replay_poll(struct ai_timeline *tl, uint32_t pid, const struct async_
 		AI_POLL_UPDATE_AWAIT(a, &pt);
 	}
 
-	if (tl->flags & AI_TL_SLICES) {
-		struct ai_tl_poll *p;
+	return add_slice(tl, t, r, prev_at, t->wait_kind);
+}
 
-		if (tl->slices >= AI_TL_MAX_SLICES) {
-			tl->dropped_slices++;
-			return 0;
-		}
-		p = ai_add_row((void **)&t->pl, &t->npl, &t->cap_pl, sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		tl->slices++;
-		p->start_ns = r->start_ns;
-		p->end_ns = r->end_ns;
-		p->woken_ns = r->woken_ns;
-		p->from = prev_at;
-		p->state = ai_poll_at(r);
-		p->waker = r->waker_id;
-		p->tid = r->tid;
-		p->ready = r->result == ASYNC_RESULT_READY;
-		p->wait_kind = t->wait_kind;
+static struct ai_tl_chain *chain_get(struct ai_timeline *tl, uint32_t pid,
+				     const struct async_ring_rec *rr)
+{
+	uint32_t depth = rr->depth < ASYNC_RING_DEPTH ? rr->depth : ASYNC_RING_DEPTH;
+	struct ai_tl_chain *c;
+
+	for (size_t i = 0; i < tl->nchains; i++) {
+		c = &tl->chains[i];
+		if (c->pid == pid && c->depth == depth &&
+		    !memcmp(c->fn, rr->fn, depth * sizeof(c->fn[0])) &&
+		    !memcmp(c->at, rr->at, depth * sizeof(c->at[0])))
+			return c;
 	}
-	return 0;
+	c = ai_add_row((void **)&tl->chains, &tl->nchains, &tl->cap_chains, sizeof(*c));
+	if (!c)
+		return NULL;
+	memset(c, 0, sizeof(*c));
+	c->pid = pid;
+	c->depth = depth;
+	memcpy(c->fn, rr->fn, depth * sizeof(c->fn[0]));
+	memcpy(c->at, rr->at, depth * sizeof(c->at[0]));
+	return c;
+}
+
+/*
+ * A poll from a poll ring (AI_REC_RING): bpf/trace.bpf.c ai_ring_record and user/chains.c
+ * in one, in any order among the task's polls. The task's times from the record's own
+ * previous end; its "where is it now" fields only from its latest poll; the root function's
+ * row; every function below the root that the poll resumed in; every await point of the
+ * chain it resumed from gets the wait this poll ended.
+ */
+static int replay_ring(struct ai_timeline *tl, uint32_t pid, uint32_t tid,
+		       const struct async_ring_rec *rr)
+{
+	uint32_t depth = rr->depth < ASYNC_RING_DEPTH ? rr->depth : ASYNC_RING_DEPTH;
+	uint64_t prev_end = rr->prev_end_ns; /* 0 when before the recording (record.bpf.c) */
+	struct async_poll_rec r;
+	struct ai_poll_times pt;
+	struct ai_tl_task *t;
+	struct ai_tl_func *f;
+	struct ai_tl_await *a;
+	struct ai_tl_chain *c;
+
+	ai_ring_poll_rec(rr, tid, &r);
+	t = task_get(tl, pid, r.task_id, true);
+	if (!t)
+		return -ENOMEM;
+	AI_RING_UPDATE_TASK(t, rr, &r, &pt, prev_end);
+
+	f = func_get(tl, pid, rr->fn[0] ? rr->fn[0] : t->fn);
+	if (!f)
+		return -ENOMEM;
+	AI_POLL_UPDATE_FUNC(f, &pt, !prev_end, tl->long_poll_ns);
+	for (uint32_t i = 1; i < depth; i++) {
+		bool dup = false;
+
+		for (uint32_t k = 0; k < i; k++)
+			dup |= rr->fn[k] == rr->fn[i];
+		if (!rr->at[i] || !rr->fn[i] || dup)
+			continue;
+		f = func_get(tl, pid, rr->fn[i]);
+		if (!f)
+			return -ENOMEM;
+		f->polls++;
+		f->busy_ns += pt.dur;
+		f->idle_ns += pt.idle;
+		f->sched_ns += pt.sched;
+		if (pt.dur > f->max_poll_ns)
+			f->max_poll_ns = pt.dur;
+		if (pt.dur > tl->long_poll_ns)
+			f->long_polls++;
+		f->poll_hist[ai_poll_slot(pt.dur)]++;
+		if (pt.has_sched)
+			f->sched_hist[ai_poll_slot(pt.sched)]++;
+		if (prev_end && pt.gap && rr->at[0])
+			f->calls++;
+	}
+	if (prev_end && pt.gap && rr->at[0]) {
+		for (uint32_t i = 0; i < depth; i++) {
+			if (!rr->at[i])
+				continue;
+			a = await_get(tl, pid, rr->at[i]);
+			if (!a)
+				return -ENOMEM;
+			AI_POLL_UPDATE_AWAIT(a, &pt);
+		}
+		c = chain_get(tl, pid, rr);
+		if (!c)
+			return -ENOMEM;
+		c->waits++;
+		c->wait_ns += pt.gap;
+	}
+
+	return add_slice(tl, t, &r, rr->at[0], rr->end_wait_kind);
+}
+
+static int cmp_poll(const void *a, const void *b)
+{
+	const struct ai_tl_poll *x = a, *y = b;
+
+	return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
 }
 
 static int on_event(void *ctx, const struct ai_rec_hdr *h)
@@ -296,6 +408,14 @@ static int on_event(void *ctx, const struct ai_rec_hdr *h)
 		seen_time(tl, r.end_ns);
 		thread_get(tl, h->pid, h->tid); /* NULL past 4096 threads: no track */
 		return replay_poll(tl, h->pid, &r);
+	}
+	case AI_REC_RING: {
+		const struct ai_rec_ring *e = (const void *)h;
+
+		seen_time(tl, e->rec.start_ns);
+		seen_time(tl, e->rec.end_ns);
+		thread_get(tl, h->pid, h->tid);
+		return replay_ring(tl, h->pid, h->tid, &e->rec);
 	}
 	case AI_REC_DONE: {
 		const struct ai_rec_done *e = (const void *)h;
@@ -364,6 +484,11 @@ int ai_tl_fload(FILE *f, unsigned flags, uint64_t long_poll_ns, struct ai_timeli
 		ai_tl_free(tl);
 		return ret;
 	}
+	/* ring events arrive a worker's batch at a time: each task's polls in time order */
+	for (size_t i = 0; i < tl->ntasks; i++)
+		if (tl->tasks[i].npl > 1)
+			qsort(tl->tasks[i].pl, tl->tasks[i].npl, sizeof(*tl->tasks[i].pl),
+			      cmp_poll);
 	*out = tl;
 	return 0;
 }
@@ -392,6 +517,7 @@ void ai_tl_free(struct ai_timeline *tl)
 	free(tl->funcs);
 	free(tl->awaits);
 	free(tl->threads);
+	free(tl->chains);
 	map_free(tl->task_map);
 	map_free(tl->func_map);
 	map_free(tl->await_map);
@@ -495,6 +621,7 @@ int ai_tl_summary(const struct ai_timeline *tl, const struct ai_lint_opts *lo, s
 		f->name = ai_summary_desc_name(desc(tl, v->pid, v->fn), v->fn);
 		f->location = ai_summary_desc_location(desc(tl, v->pid, v->fn));
 		f->tasks = v->tasks;
+		f->calls = v->calls;
 		f->polls = v->polls;
 		f->busy_ns = v->busy_ns;
 		f->idle_ns = v->idle_ns;
@@ -540,9 +667,9 @@ int ai_tl_summary(const struct ai_timeline *tl, const struct ai_lint_opts *lo, s
 			     rf->info.exit_status >= 0;
 		sp->exit_status = sp->exited ? rf->info.exit_status : -1;
 	}
-	if ((err = ai_summary_lost_add(s, "task_map_full", 0)) ||
-	    (err = ai_summary_lost_add(s, "function_map_full", 0)) ||
-	    (err = ai_summary_lost_add(s, "await_map_full", 0)) ||
+	if ((err = ai_summary_lost_add(s, "ring_overruns", 0)) ||
+	    (err = ai_summary_lost_add(s, "task_map_full", 0)) ||
+	    (err = ai_summary_lost_add(s, "chain_map_full", 0)) ||
 	    (err = ai_summary_lost_add(s, "ringbuf_drops", rf->lost_total)))
 		return err;
 	if (!lo) {

@@ -35,6 +35,7 @@ struct ai_tl_poll {
 	uint32_t ready;
 	uint32_t wait_kind; /* enum async_wait_kind registered during this poll */
 	uint32_t pad;
+	uint64_t leaf; /* innermost AWAIT descriptor it stopped at, 0 when ready */
 };
 
 struct ai_tl_task {
@@ -61,6 +62,7 @@ struct ai_tl_func {
 	uint64_t fn;
 	uint64_t tasks, polls, busy_ns, idle_ns, sched_ns, max_poll_ns;
 	uint64_t long_polls; /* polls longer than tl->long_poll_ns */
+	uint64_t calls;	     /* below a task's root: waits that ended inside it */
 	uint64_t poll_hist[AI_HIST_SLOTS], sched_hist[AI_HIST_SLOTS];
 };
 
@@ -69,6 +71,13 @@ struct ai_tl_await {
 	uint64_t desc;
 	uint64_t waits, wait_ns, max_wait_ns;
 	uint64_t wait_hist[AI_HIST_SLOTS];
+};
+
+/* An await chain a ring-recorded poll resumed from, and what was waited there. */
+struct ai_tl_chain {
+	uint32_t pid, depth;
+	uint64_t fn[ASYNC_RING_DEPTH], at[ASYNC_RING_DEPTH];
+	uint64_t waits, wait_ns;
 };
 
 struct ai_tl_thread {
@@ -90,6 +99,8 @@ struct ai_timeline {
 	size_t nawaits, cap_awaits;
 	struct ai_tl_thread *threads;
 	size_t nthreads, cap_threads;
+	struct ai_tl_chain *chains; /* recordings with AI_REC_RING events */
+	size_t nchains, cap_chains;
 	struct ai_tl_map *task_map, *func_map, *await_map;
 	uint64_t first_ns, last_ns; /* earliest and latest time of any event */
 	uint64_t slices, dropped_slices;
@@ -123,6 +134,8 @@ int ai_tl_summary(const struct ai_timeline *tl, const struct ai_lint_opts *lo,
  * flow arrows for spawn and wake. Needs AI_TL_SLICES.
  */
 int ai_tl_write_chrome(const struct ai_timeline *tl, FILE *f);
+/* The await chains as folded stacks weighted by nanoseconds waited (--folded-wait). */
+int ai_tl_write_folded_wait(const struct ai_timeline *tl, FILE *f);
 /* A static SVG timeline: one row per task, running / scheduled / waiting, time axis. */
 int ai_tl_write_svg(const struct ai_timeline *tl, FILE *f);
 /* The same as text, `width` columns of bars, ANSI colours if `color`. */

@@ -237,13 +237,16 @@ int ai_tl_write_chrome(const struct ai_timeline *tl, FILE *f)
 					      : act_end(tl);
 			if (wend <= p->end_ns)
 				continue;
-			snprintf(buf, sizeof(buf), "wait %s",
-				 await_name(tl, t->pid, p->state, b2, sizeof(b2)));
+			/* named after the innermost await point it waits at */
+			snprintf(
+			    buf, sizeof(buf), "wait %s",
+			    await_name(tl, t->pid, p->leaf ? p->leaf : p->state, b2, sizeof(b2)));
 			slice(&j, tl, buf, "wait", t->pid, tid, p->end_ns, wend);
 			ai_json_key(&j, "args");
 			ai_json_object_begin(&j);
 			{
-				const struct ai_desc *d = desc(tl, t->pid, p->state);
+				const struct ai_desc *d =
+				    desc(tl, t->pid, p->leaf ? p->leaf : p->state);
 
 				ai_json_kv_str(&j, "location",
 					       d ? ai_desc_location(d, b2, sizeof(b2)) : NULL);

@@ -11,6 +11,7 @@
 #include "async/abi.h"
 #include "common.h"
 #include "json.h"
+#include "foldedwait.h"
 #include "timeline_int.h"
 
 /* ---- coloured text -------------------------------------------------------------------- */
@@ -117,5 +118,26 @@ int ai_tl_write_text(const struct ai_timeline *tl, FILE *f, unsigned width, bool
 		glyph[2], color ? col[1] : "", glyph[1], color ? "\033[0m" : "");
 	free(cells);
 	free(run);
+	return ferror(f) ? -EIO : 0;
+}
+
+static const char *fw_name(void *ctx, int32_t pid, uint64_t addr, char *buf, size_t len)
+{
+	const struct ai_timeline *tl = ctx;
+	char *name = ai_summary_desc_name(desc(tl, (uint32_t)pid, addr), addr);
+
+	snprintf(buf, len, "%s", name ? name : "?");
+	free(name);
+	return buf;
+}
+
+int ai_tl_write_folded_wait(const struct ai_timeline *tl, FILE *f)
+{
+	for (size_t i = 0; i < tl->nchains; i++) {
+		const struct ai_tl_chain *c = &tl->chains[i];
+
+		ai_folded_wait_line(f, (int32_t)c->pid, c->fn, c->depth, c->wait_ns, fw_name,
+				    (void *)tl);
+	}
 	return ferror(f) ? -EIO : 0;
 }

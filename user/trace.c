@@ -25,9 +25,12 @@
 #include "common.h"
 #include "desc.h"
 #include "execlib.h"
+#include "chains.h"
+#include "foldedwait.h"
 #include "names.h"
 #include "outfile.h"
 #include "proc.h"
+#include "rings.h"
 #include "snapshot.h"
 #include "summary.h"
 #include "sumopts.h"
@@ -47,6 +50,8 @@ static struct trace_env {
 	bool pretty;
 	struct ai_sum_opts sum;
 	uint32_t max_tasks;
+	uint32_t ring_slots;	 /* --ring-slots, 0: the runtime's default */
+	const char *folded_wait; /* --folded-wait FILE */
 } env = {
 	.sum = AI_SUM_OPTS_DEFAULT,
 	.max_tasks = TRACE_MAX_TASKS_DEFAULT,
@@ -58,6 +63,8 @@ enum {
 	OPT_JSON,
 	OPT_PRETTY,
 	OPT_MAX_TASKS,
+	OPT_RING_SLOTS,
+	OPT_FOLDED_WAIT,
 };
 
 static const char doc[] =
@@ -97,6 +104,14 @@ static const struct argp_option opts[] = {
 	AI_SUM_ARGP_OPTIONS,
 	{ "max-tasks", OPT_MAX_TASKS, "N", 0,
 	  "Tasks kept in the kernel map (default 16384); older ones are evicted and counted", 0 },
+	{ "ring-slots", OPT_RING_SLOTS, "N", 0,
+	  "Slots of the poll rings the traced process allocates from now on (a power of two, "
+	  "64..4194304; default 16384 per worker thread)",
+	  0 },
+	{ "folded-wait", OPT_FOLDED_WAIT, "FILE", 0,
+	  "Write the await chains as folded stacks weighted by nanoseconds waited (a wait-time "
+	  "flame graph: flamegraph.pl FILE)",
+	  0 },
 	{ "verbose", 'v', NULL, 0, "libbpf debug output, including the verifier log", 0 },
 	{},
 };
@@ -144,6 +159,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (!ai_parse_u64(arg, &v) || v < 16 || v > 16777216)
 			return bad_value("--max-tasks", arg, "a number of tasks (16..16777216)");
 		env.max_tasks = (uint32_t)v;
+		break;
+	case OPT_RING_SLOTS:
+		if (!ai_rings_parse_slots(arg, &env.ring_slots))
+			return bad_value("--ring-slots", arg, "a power of two (64..4194304)");
+		break;
+	case OPT_FOLDED_WAIT:
+		env.folded_wait = arg;
 		break;
 	case 'v':
 		ai_verbose = true;
@@ -205,7 +227,6 @@ struct trace_ctx {
 	uint64_t start_ns;
 	uint64_t end_ns; /* when tracing stopped, 0 while it runs */
 	int ncpus;
-	void *pcpu_buf; /* one per-CPU value of the largest per-CPU map */
 };
 
 static struct proc_info *proc_get(struct trace_ctx *c, pid_t pid)
@@ -406,25 +427,32 @@ static void names_from_files(struct trace_ctx *c, struct proc_info *p, const cha
 			     const char *probe_obj)
 {
 	const char *paths[2] = { exe, probe_obj };
-	struct trace_key key, next, *prev = NULL;
 	uint64_t *seen = NULL, *tmp;
+	struct ai_chains ch;
 	size_t n = 0;
-	int fds[2] = { bpf_map__fd(c->skel->maps.funcs), bpf_map__fd(c->skel->maps.awaits) };
 
-	for (int m = 0; m < 2; m++) {
-		prev = NULL;
-		while (!bpf_map_get_next_key(fds[m], prev, &next)) {
-			key = next;
-			prev = &key;
-			if ((pid_t)key.pid != p->pid || !key.id)
-				continue;
-			tmp = realloc(seen, (n + 1) * sizeof(*seen));
-			if (!tmp)
-				break;
-			seen = tmp;
-			seen[n++] = key.id;
+	/* the descriptors on the chains seen */
+	if (ai_chains_read(bpf_map__fd(c->skel->maps.chains), c->ncpus, &ch))
+		return;
+	for (size_t i = 0; i < ch.nchains; i++) {
+		const struct ai_chain *k = &ch.chains[i];
+
+		for (uint32_t j = 0; k->pid == p->pid && j < k->v.depth && j < ASYNC_RING_DEPTH;
+		     j++) {
+			uint64_t d[2] = { k->v.fn[j], k->v.at[j] };
+
+			for (int m = 0; m < 2; m++) {
+				if (!d[m])
+					continue;
+				tmp = realloc(seen, (n + 1) * sizeof(*seen));
+				if (!tmp)
+					break;
+				seen = tmp;
+				seen[n++] = d[m];
+			}
 		}
 	}
+	ai_chains_free(&ch);
 	for (int i = 0; i < 2 && n; i++) {
 		if (i == 1 && !strcmp(paths[0], paths[1]))
 			break;
@@ -454,7 +482,7 @@ static char *desc_loc(struct proc_info *p, uint64_t addr)
 static void discover_procs(struct trace_ctx *c)
 {
 	struct trace_key key, next, *prev = NULL;
-	int fd = bpf_map__fd(c->skel->maps.funcs);
+	int fd = bpf_map__fd(c->skel->maps.chains);
 	pid_t last = 0;
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
@@ -540,97 +568,54 @@ static int fill_tasks(struct trace_ctx *c, struct ai_summary *s, bool final)
 	return ai_summary_lost_add(s, "evicted_tasks", inserts > present ? inserts - present : 0);
 }
 
-/*
- * Steps through the per-CPU map `fd`: the next key into *key (*started false at first) and
- * its values, one per CPU, into c->pcpu_buf (entries deleted meanwhile are skipped).
- * Returns false at the end.
- */
-static bool pcpu_next(struct trace_ctx *c, int fd, struct trace_key *key, bool *started)
+/* Function and await-point rows: sums over the await chains that hold them (chains.h). */
+static int fill_funcs(struct trace_ctx *c, struct ai_summary *s, const struct ai_chains *ch)
 {
-	struct trace_key next;
+	for (size_t i = 0; i < ch->nfuncs; i++) {
+		const struct ai_chain_row *r = &ch->funcs[i];
+		struct proc_info *p = proc_get(c, (pid_t)r->pid);
+		struct ai_sum_function *f = ai_summary_add_function(s);
 
-	while (!bpf_map_get_next_key(fd, *started ? key : NULL, &next)) {
-		*key = next;
-		*started = true;
-		if (!bpf_map_lookup_elem(fd, key, c->pcpu_buf))
-			return true;
-	}
-	return false;
-}
-
-/* CPU `cpu`'s value (of `size` bytes) in c->pcpu_buf, as per-CPU map lookups lay them out. */
-static const void *pcpu_val(const struct trace_ctx *c, int cpu, size_t size)
-{
-	return (const char *)c->pcpu_buf + (size_t)cpu * ((size + 7) & ~7ul);
-}
-
-static int fill_funcs(struct trace_ctx *c, struct ai_summary *s)
-{
-	int fd = bpf_map__fd(c->skel->maps.funcs);
-	struct trace_key key;
-	bool started = false;
-
-	while (pcpu_next(c, fd, &key, &started)) {
-		struct ai_sum_function *f;
-		struct proc_info *p;
-
-		p = proc_get(c, (pid_t)key.pid);
-		f = ai_summary_add_function(s);
 		if (!f)
 			return -ENOMEM;
-		f->pid = (int32_t)key.pid;
-		f->name = desc_function(p, key.id);
-		f->location = desc_loc(p, key.id);
-		for (int cpu = 0; cpu < c->ncpus; cpu++) {
-			const struct trace_func *v = pcpu_val(c, cpu, sizeof(*v));
-
-			f->tasks += v->tasks;
-			f->polls += v->polls;
-			f->busy_ns += v->busy_ns;
-			f->idle_ns += v->idle_ns;
-			f->sched_delay_ns += v->sched_ns;
-			if (v->max_poll_ns > f->max_poll_ns)
-				f->max_poll_ns = v->max_poll_ns;
-			f->long_polls += v->long_polls;
-			for (int i = 0; i < TRACE_HIST_SLOTS && i < AI_HIST_SLOTS; i++) {
-				f->poll_ns_log2[i] += v->poll_hist[i];
-				f->sched_delay_ns_log2[i] += v->sched_hist[i];
-			}
+		f->pid = r->pid;
+		f->name = desc_function(p, r->desc);
+		f->location = desc_loc(p, r->desc);
+		f->tasks = r->tasks;
+		f->calls = r->nested_waits;
+		f->polls = r->polls;
+		f->busy_ns = r->busy_ns;
+		f->idle_ns = r->idle_ns;
+		f->sched_delay_ns = r->sched_ns;
+		f->max_poll_ns = r->max_poll_ns;
+		f->long_polls = r->long_polls;
+		for (int k = 0; k < TRACE_HIST_SLOTS && k < AI_HIST_SLOTS; k++) {
+			f->poll_ns_log2[k] = r->poll_hist[k];
+			f->sched_delay_ns_log2[k] = r->sched_hist[k];
 		}
 	}
 	return 0;
 }
 
-static int fill_awaits(struct trace_ctx *c, struct ai_summary *s)
+static int fill_awaits(struct trace_ctx *c, struct ai_summary *s, const struct ai_chains *ch)
 {
-	int fd = bpf_map__fd(c->skel->maps.awaits);
-	struct trace_key key;
-	bool started = false;
+	for (size_t i = 0; i < ch->nawaits; i++) {
+		const struct ai_chain_row *r = &ch->awaits[i];
+		struct proc_info *p = proc_get(c, (pid_t)r->pid);
+		const struct ai_desc *d = desc_find(p, r->desc);
+		struct ai_sum_await *a = ai_summary_add_await(s);
 
-	while (pcpu_next(c, fd, &key, &started)) {
-		const struct ai_desc *d;
-		struct ai_sum_await *a;
-		struct proc_info *p;
-
-		p = proc_get(c, (pid_t)key.pid);
-		a = ai_summary_add_await(s);
 		if (!a)
 			return -ENOMEM;
-		a->pid = (int32_t)key.pid;
-		d = desc_find(p, key.id);
-		a->function = ai_summary_desc_name(d, key.id);
+		a->pid = r->pid;
+		a->function = ai_summary_desc_name(d, r->desc);
 		a->callee = d && d->callee ? strdup(d->callee) : NULL;
-		a->location = desc_loc(p, key.id);
-		for (int cpu = 0; cpu < c->ncpus; cpu++) {
-			const struct trace_await *v = pcpu_val(c, cpu, sizeof(*v));
-
-			a->waits += v->waits;
-			a->wait_ns += v->wait_ns;
-			if (v->max_wait_ns > a->max_wait_ns)
-				a->max_wait_ns = v->max_wait_ns;
-			for (int i = 0; i < TRACE_HIST_SLOTS && i < AI_HIST_SLOTS; i++)
-				a->wait_ns_log2[i] += v->wait_hist[i];
-		}
+		a->location = desc_loc(p, r->desc);
+		a->waits = r->waits;
+		a->wait_ns = r->wait_ns;
+		a->max_wait_ns = r->max_wait_ns;
+		for (int k = 0; k < TRACE_HIST_SLOTS && k < AI_HIST_SLOTS; k++)
+			a->wait_ns_log2[k] = r->wait_hist[k];
 	}
 	return 0;
 }
@@ -669,7 +654,8 @@ static void waits_from_registry(struct ai_summary *s)
 
 static int build_summary(struct trace_ctx *c, struct ai_summary *s, int32_t pid, bool final)
 {
-	uint64_t now = c->end_ns ? c->end_ns : ai_now_ns();
+	uint64_t now = c->end_ns ? c->end_ns : ai_now_ns(), ring_lost, ring_read;
+	struct ai_chains ch;
 	int err;
 
 	err = ai_summary_init(s, pid);
@@ -679,9 +665,13 @@ static int build_summary(struct trace_ctx *c, struct ai_summary *s, int32_t pid,
 	s->duration_ns = now - c->start_ns;
 	err = fill_tasks(c, s, final);
 	if (!err)
-		err = fill_funcs(c, s);
+		err = ai_chains_read(bpf_map__fd(c->skel->maps.chains), c->ncpus, &ch);
+	if (err)
+		return err;
+	err = fill_funcs(c, s, &ch);
 	if (!err)
-		err = fill_awaits(c, s);
+		err = fill_awaits(c, s, &ch);
+	ai_chains_free(&ch);
 	if (err)
 		return err;
 	for (size_t i = 0; i < c->nprocs; i++) {
@@ -694,10 +684,10 @@ static int build_summary(struct trace_ctx *c, struct ai_summary *s, int32_t pid,
 		sp->exited = c->procs[i].exited;
 		sp->exit_status = c->procs[i].exit_status;
 	}
-	if ((err = ai_summary_lost_add(s, "task_map_full", read_stat(c, TRACE_STAT_TASK_FULL))) ||
-	    (err =
-		 ai_summary_lost_add(s, "function_map_full", read_stat(c, TRACE_STAT_FUNC_FULL))) ||
-	    (err = ai_summary_lost_add(s, "await_map_full", read_stat(c, TRACE_STAT_AWAIT_FULL))))
+	ai_rings_counts(bpf_map__fd(c->skel->maps.rings), pid, &ring_lost, &ring_read);
+	if ((err = ai_summary_lost_add(s, "ring_overruns", ring_lost)) ||
+	    (err = ai_summary_lost_add(s, "task_map_full", read_stat(c, TRACE_STAT_TASK_FULL))) ||
+	    (err = ai_summary_lost_add(s, "chain_map_full", read_stat(c, TRACE_STAT_CHAIN_FULL))))
 		return err;
 	if (final) {
 		struct ai_lint_opts lo;
@@ -822,21 +812,22 @@ static int system_libs(struct lib_set *ls)
 	return 0;
 }
 
-#define NPROBES	  4
+#define NPROBES	  3
 #define MAX_LINKS (MAX_LIBS * NPROBES)
 
 /*
- * Completion, poll and wait first, spawn last: a task whose spawn is seen is then seen
- * whole (spawn_ns != 0 marks the tasks seen from their beginning). libasync fires the
- * spawn probe before it queues the task, so the task's first poll starts after the poll
- * probe (and its semaphore) is in place. Detaching runs in the reverse order.
+ * The ring probe first (its semaphore makes the workers write poll records to their
+ * rings, which the iterator drains), completion next, spawn last: a task whose spawn is
+ * seen is then seen whole (spawn_ns != 0 marks the tasks seen from their beginning). libasync fires
+ * the spawn probe before it queues the task, so the task's first poll starts after the poll probe
+ * (and its semaphore) is in place. Detaching runs in the reverse order.
  */
 static int attach_all(struct trace_bpf *skel, pid_t pid, const char *path, struct bpf_link **links,
 		      size_t *nlinks)
 {
-	static const char *const names[NPROBES] = { "task_done", "poll", "wait", "task_spawn" };
-	struct bpf_program *progs[NPROBES] = { skel->progs.trace_done, skel->progs.trace_poll,
-					       skel->progs.trace_wait, skel->progs.trace_spawn };
+	static const char *const names[NPROBES] = { "ring", "task_done", "task_spawn" };
+	struct bpf_program *progs[NPROBES] = { skel->progs.trace_ring, skel->progs.trace_done,
+					       skel->progs.trace_spawn };
 
 	for (size_t i = 0; i < NPROBES; i++) {
 		int err;
@@ -1050,6 +1041,30 @@ static int print_final(struct trace_ctx *c, int32_t pid)
 	return err;
 }
 
+/* The wait stacks, named, as folded stacks weighted by ns waited (--folded-wait). */
+static const char *fw_name(void *ctx, int32_t pid, uint64_t desc, char *buf, size_t len)
+{
+	struct proc_info *p = proc_get(ctx, (pid_t)pid);
+	char *name = desc_function(p, desc);
+
+	snprintf(buf, len, "%s", name ? name : "?");
+	free(name);
+	return buf;
+}
+
+static int write_folded_wait(struct trace_ctx *c, int32_t pid)
+{
+	struct ai_chains ch;
+	int err;
+
+	err = ai_chains_read(bpf_map__fd(c->skel->maps.chains), c->ncpus, &ch);
+	if (err)
+		return ai_err("read", "the await chains", err);
+	err = ai_folded_wait_write(env.folded_wait, &ch, pid, fw_name, c);
+	ai_chains_free(&ch);
+	return err;
+}
+
 /* Waits for a child; its status the way a shell reports it. */
 static int wait_child(pid_t pid)
 {
@@ -1091,6 +1106,8 @@ int cmd_trace(int argc, char **argv)
 	uint64_t probe_ino = 0;
 	struct stat st;
 	struct bpf_link *links[MAX_LINKS] = { 0 };
+	struct bpf_link *iter = NULL;
+	struct ai_rings_drainer drainer = { 0 };
 	size_t nlinks = 0;
 	struct trace_ctx c = { 0 };
 	char path[PATH_MAX], exe[PATH_MAX];
@@ -1131,12 +1148,6 @@ int cmd_trace(int argc, char **argv)
 		ai_err("count", "possible CPUs", c.ncpus ? c.ncpus : -EINVAL);
 		return AI_EXIT_FAIL;
 	}
-	c.pcpu_buf = calloc(c.ncpus, sizeof(struct trace_func) + sizeof(struct trace_await) + 16);
-	if (!c.pcpu_buf) {
-		ai_err("allocate", "buffers", -ENOMEM);
-		return AI_EXIT_FAIL;
-	}
-
 	c.skel = trace_bpf__open();
 	if (!c.skel) {
 		err = -errno;
@@ -1165,6 +1176,20 @@ int cmd_trace(int argc, char **argv)
 	}
 
 	ai_handle_signals();
+	c.skel->bss->start_ns = ai_now_ns(); /* polls before it are not "previous polls" */
+	/* the rings the targets have already: read from their present head on */
+	if (env.pid && env.ring_slots && (err = ai_rings_set_slots(env.pid, env.ring_slots)))
+		ai_warnf("cannot set the ring size of PID %d: %s", (int)env.pid, strerror(-err));
+	if (env.pid && (err = ai_rings_follow(bpf_map__fd(c.skel->maps.rings), env.pid, false)))
+		ai_warnf("cannot read the poll rings of PID %d: %s", (int)env.pid, strerror(-err));
+	if (env.system)
+		ai_rings_follow_all(bpf_map__fd(c.skel->maps.rings), false);
+	if (env.cmd && env.ring_slots) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%u", env.ring_slots);
+		setenv("ASYNC_RING_SLOTS", v, 1);
+	}
 	if (env.cmd) {
 		err = ai_child_spawn(env.cmd, &child);
 		if (err) {
@@ -1192,7 +1217,19 @@ int cmd_trace(int argc, char **argv)
 	}
 	if (err)
 		goto cleanup;
-	c.start_ns = ai_now_ns();
+	/* rings allocated while the ring probe was being attached */
+	if (env.pid)
+		ai_rings_follow(bpf_map__fd(c.skel->maps.rings), env.pid, true);
+	if (env.system)
+		ai_rings_follow_all(bpf_map__fd(c.skel->maps.rings), true);
+	err = ai_rings_attach_iter(c.skel->progs.trace_drain, env.system ? 0 : attach_pid, &iter);
+	if (!err)
+		err = ai_rings_drainer_start(&drainer, iter);
+	if (err) {
+		ai_err("attach", "the ring iterator", err);
+		goto cleanup;
+	}
+	c.start_ns = c.skel->bss->start_ns; /* the window starts where counting starts */
 	if (env.cmd) {
 		err = ai_child_start(&child);
 		if (err) {
@@ -1229,7 +1266,7 @@ int cmd_trace(int argc, char **argv)
 	last_tick = c.start_ns;
 
 	while (!ai_exiting) {
-		uint64_t now = ai_now_ns(), wait = 100000000ull; /* 100 ms */
+		uint64_t now = ai_now_ns(), wait = 10000000ull; /* 10 ms */
 
 		if (env.cmd) {
 			int r = ai_child_reap(&child, &child_status);
@@ -1241,8 +1278,6 @@ int cmd_trace(int argc, char **argv)
 			if (!c.procs[0].descs) {
 				proc_load_descs_ino(&c.procs[0], probe_ino);
 				wait = 1000000ull; /* catch the mappings before it can exit */
-			} else {
-				wait = 10000000ull;
 			}
 		} else if (env.pid) {
 			if (!ai_proc_alive(env.pid)) {
@@ -1284,13 +1319,22 @@ int cmd_trace(int argc, char **argv)
 	}
 	if (env.system)
 		discover_procs(&c);
-	/* a consistent snapshot: stop updating the maps before reading them */
+	/* a consistent snapshot: stop updating the maps before reading them; polls that
+	 * ended before the stop are still in the rings: drain them first */
 	c.end_ns = ai_now_ns();
+	c.skel->bss->stop_ns = c.end_ns;
+	ai_rings_drainer_stop(&drainer);
+	ai_rings_drain(iter);
+	c.skel->bss->rings_stopped = 1;
 	if (!child_done)
 		detach_all(links, &nlinks); /* slow (uprobe unregistration): only if needed */
 	err = print_final(&c, sum_pid);
+	if (!err && env.folded_wait)
+		err = write_folded_wait(&c, sum_pid);
 
 cleanup:
+	ai_rings_drainer_stop(&drainer);
+	bpf_link__destroy(iter);
 	detach_all(links, &nlinks);
 	trace_bpf__destroy(c.skel);
 	if (env.cmd && child.pid > 0 && !child_done) {
@@ -1324,7 +1368,6 @@ cleanup:
 	for (size_t i = 0; i < c.nprocs; i++)
 		proc_free(&c.procs[i]);
 	free(c.procs);
-	free(c.pcpu_buf);
 	prev_free();
 	if (err)
 		return AI_EXIT_FAIL;

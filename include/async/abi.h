@@ -15,7 +15,9 @@
 #include <linux/types.h>
 #endif
 
-#define ASYNC_ABI_VERSION 2 /* 2: task .wakers, channel .recv_task/.send_task */
+/* 2: task .wakers, channel .recv_task/.send_task; 3: poll rings (thread record .ring,
+ * registry .ring_slots) */
+#define ASYNC_ABI_VERSION 3
 
 /* ---- descriptors ------------------------------------------------------------------ */
 
@@ -181,6 +183,71 @@ struct async_thread_abi {
 	__u64 fn;	     /* the task's function descriptor */
 	__u64 poll_start_ns; /* 0 unless a tracer enabled the probes */
 	__u64 next;	     /* next thread record, 0 at the end */
+	__u64 ring;	     /* its poll ring (struct async_ring_abi), 0 until first traced poll */
+};
+
+/* ---- poll rings: one per worker thread, written while a tracer is attached --------- */
+
+/*
+ * While the `ring` probe's semaphore is set (a tracer attached to it), every worker appends
+ * one struct async_ring_rec per poll to its own ring with plain stores; a tracer drains the
+ * rings by reading process memory (async-inspect: a sleepable BPF task iterator) and counts
+ * what it finds overwritten. The ring is allocated at the thread's first traced poll with
+ * async_registry.ring_slots slots (or the default) and lives until the thread unregisters;
+ * its size never changes.
+ *
+ * Reading: `head` counts the records ever written (the record of index i is in slot
+ * i & (slots - 1)); the writer stores the record, then head (release). A reader that last
+ * consumed index `tail` reads head, takes records [max(tail, head - slots), head), then
+ * reads head again: a record whose index is below (new head - slots) may have been
+ * overwritten while it was copied and counts as lost, as does every index it skipped.
+ */
+#define ASYNC_RING_MAGIC	 0x474e4952u /* "RING" */
+#define ASYNC_RING_DEPTH	 5	     /* frames of the await chain a record carries */
+#define ASYNC_RING_SLOTS_DEFAULT 16384	     /* records (2.4 MiB per worker thread) */
+#define ASYNC_RING_SLOTS_MIN	 64
+#define ASYNC_RING_SLOTS_MAX	 (1u << 22)
+
+/* ASYNC_RING_REC flags */
+#define ASYNC_RING_TRUNCATED 1 /* the chain was deeper: frames 0..DEPTH-2, then the innermost */
+
+/*
+ * One poll, 152 bytes, self-contained so that a reader may aggregate the records of a task
+ * out of order (a task moves between workers, so its polls are in several rings):
+ * prev_end_ns and the chain it resumed from tell the wait that this poll ended, state and
+ * leaf where it stopped. The chain is the task's frames as the poll found them, root
+ * first: fn[i] is frame i's FUNCTION/LEAF/TRACED descriptor, at[i] the AWAIT descriptor it
+ * was stopped at (0 for the innermost future, usually a runtime leaf such as a sleep, and
+ * for a root not polled before).
+ */
+struct async_ring_rec {
+	__u64 task_id;
+	__u64 start_ns;	    /* CLOCK_MONOTONIC, poll start */
+	__u64 end_ns;	    /* poll end */
+	__u64 woken_ns;	    /* when the task was last woken before this poll (or spawned) */
+	__u64 waker_id;	    /* task that woke it, 0 if woken from outside a task */
+	__u64 prev_end_ns;  /* end of the task's previous traced poll, 0 if none */
+	__u64 state;	    /* AWAIT descriptor the root stopped at, 0 when ready */
+	__u64 leaf;	    /* innermost AWAIT descriptor it stopped at, 0 when ready */
+	__u8 result;	    /* enum async_poll_result */
+	__u8 depth;	    /* frames in fn[]/at[], 1..ASYNC_RING_DEPTH */
+	__u8 wait_kind;	    /* enum async_wait_kind of the wait this poll ended (0: none known) */
+	__u8 flags;	    /* ASYNC_RING_TRUNCATED */
+	__u8 end_wait_kind; /* enum async_wait_kind registered at the poll's end, 0 none */
+	__u8 reserved[3];
+	__u64 fn[ASYNC_RING_DEPTH];
+	__u64 at[ASYNC_RING_DEPTH];
+};
+
+/* The ring's header (64 bytes); `recs` points at slots * rec_size bytes of records. */
+struct async_ring_abi {
+	__u32 magic;	/* ASYNC_RING_MAGIC */
+	__u32 rec_size; /* sizeof(struct async_ring_rec) */
+	__u32 slots;	/* a power of two */
+	__u32 tid;	/* the writing thread */
+	__u64 head;	/* records written since the ring was allocated */
+	__u64 recs;	/* address of slot 0 */
+	__u64 reserved[4];
 };
 
 /* ---- registry: reachable from the exported symbol ASYNC_REGISTRY_SYMBOL ------------ */
@@ -197,9 +264,20 @@ struct async_registry_abi {
 	__u64 live_tasks;
 	__u64 spawned_tasks;
 	__u64 gen; /* bumped on every change to either list */
+	/* Slots of poll rings allocated from now on (a power of two within
+	 * [ASYNC_RING_SLOTS_MIN, ASYNC_RING_SLOTS_MAX]); a tracer may write it before it
+	 * attaches, the environment variable ASYNC_RING_SLOTS sets it at load; 0: default. */
+	__u32 ring_slots;
+	__u32 reserved;
 };
 
 /* ---- probes (provider "libasync"); see docs/probes.md --------------------------- */
+
+/* `ring` probe reasons */
+enum async_ring_event {
+	ASYNC_RING_NEW = 1,   /* a thread allocated its ring: read it from head `head` on */
+	ASYNC_RING_FLUSH = 2, /* the ring is about to go (thread exit, process exit): drain it */
+};
 
 #define ASYNC_PROBE_PROVIDER "libasync"
 

@@ -97,7 +97,7 @@ for bug in blocking cpu-hog; do
 	kill -9 "$PID"
 done
 # the last JSON is the cpu-hog's: its time was on the CPU, not blocked
-[ "$(json_eval "$TMP/d.json" 'd["findings"][0]["on_cpu_ns"] >= 20000000 and d["findings"][0]["blocked_ns"] < 10000000')" = True ] ||
+[ "$(json_eval "$TMP/d.json" 'd["findings"][0]["on_cpu_ns"] >= 30000000 and d["findings"][0]["blocked_ns"] < 10000000')" = True ] ||
 	fail "cpu-hog split: $(json_eval "$TMP/d.json" 'd["findings"][0]')"
 start_bug blocking
 "$AI" diagnose -p "$PID" -d 1 -i 0.5 --json >"$TMP/d.json"

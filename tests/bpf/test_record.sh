@@ -76,8 +76,10 @@ python3 "$ROOT/tests/bpf/check_trace_events.py" "$TMP/t.json" --tasks "$ntasks" 
 ok "trace-event JSON valid: $ntasks task tracks, $npolls polls, spawn arrows"
 assert_eq "worker thread tracks" True \
 	"$(json_eval "$TMP/t.json" 'any(e["ph"] == "M" and e["name"] == "thread_name" and e["args"]["name"].startswith("worker ") for e in d["traceEvents"])')"
-assert_eq "wait slices named by await point" 400 \
-	"$(json_eval "$TMP/t.json" 'len([e for e in d["traceEvents"] if e["ph"] == "X" and e.get("cat") == "wait" and e["name"].startswith("wait fetch_user@")])')"
+# a wait slice names the innermost await point (the sleep inside fetch_profile or
+# fetch_posts, not the root's await of them) and the wait kind
+assert_eq "wait slices named by their innermost await point, timer waits" "200 200 400" \
+	"$(json_eval "$TMP/t.json" '(lambda w: "%d %d %d" % (len([e for e in w if e["name"].startswith("wait fetch_profile@async_sleep")]), len([e for e in w if e["name"].startswith("wait fetch_posts@async_sleep")]), len([e for e in w if e["args"]["wait_kind"] == "timer"])))([e for e in d["traceEvents"] if e["ph"] == "X" and e.get("cat") == "wait" and "fetch_" in e["name"]])')"
 assert_eq "SVG rows" "$ntasks" \
 	"$(python3 -c 'import sys, xml.dom.minidom as m; g = m.parse(sys.argv[1]).getElementsByTagName("g"); print(len([x for x in g if x.getAttribute("class") == "task"]))' "$TMP/t.svg")"
 

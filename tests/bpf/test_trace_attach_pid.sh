@@ -13,8 +13,11 @@ sleep 0.5
 assert_eq "trace -p exit status" 0 "$?"
 kill -0 "$target" 2>/dev/null || fail "the traced process died"
 
-assert_eq "functions named (fetch_user and the main task's)" "2 True 0" \
-	"$(json_eval "$TMP/p.json" '"%d %s %d" % (len(d["functions"]), "fetch_user" in [f["name"] for f in d["functions"]], len([f for f in d["functions"] if f["name"].startswith("0x")]))')"
+# every async function on the await chains: the roots (fetch_user, the main task's) and
+# the nested fetch_profile and fetch_posts, marked as not roots
+assert_eq "functions named (roots fetch_user and main, nested fetch_posts and fetch_profile)" \
+	"fetch_posts:False fetch_profile:False fetch_user:True main:True 0" \
+	"$(json_eval "$TMP/p.json" '" ".join(sorted("%s:%s" % (f["name"], f["root"]) for f in d["functions"])) + " %d" % len([f for f in d["functions"] if f["name"].startswith("0x")])')"
 assert_eq "await points named with file:line" 2 \
 	"$(json_eval "$TMP/p.json" 'len([a for a in d["await_points"] if a["function"] == "fetch_user" and a["location"].startswith("examples/fetch_user.c:")])')"
 assert_eq "process" "$target fetch_user" \

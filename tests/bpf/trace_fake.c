@@ -12,11 +12,14 @@
  * descriptors are real ones in the async_desc section. --rounds 0 runs forever. Exits
  * with status S (default 0). Pending polls fire the wait probe (a timer wait) unless
  * --no-wait 1: then nothing the runtime knows of could wake them (a lost waker).
+ * While a tracer holds the ring probe, every poll is also written to a poll ring the way
+ * the runtime writes it (include/async/abi.h), announced and flushed with the ring probe.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +29,9 @@
 #define SDT_USE_VARIADIC 1
 #endif
 #include "../../runtime/probes.h"
+
+static const struct async_desc *d_fn, *d_profile, *d_posts;
+static unsigned no_wait;
 
 static uint64_t now_ns(void)
 {
@@ -46,9 +52,62 @@ static void sleep_ms(unsigned ms)
 struct fake_task {
 	uint64_t id;
 	uint64_t woken;
+	uint64_t last_end; /* end of its previous poll */
 };
 
-static const struct async_desc *d_fn, *d_profile, *d_posts;
+/* The poll ring of the one "worker" thread. */
+#define FAKE_SLOTS 4096u
+static struct {
+	struct async_ring_abi abi;
+	struct async_ring_rec recs[FAKE_SLOTS];
+} ring __attribute__((aligned(64)));
+static uint32_t ring_tid;
+
+static void ring_probe(uint32_t event)
+{
+	/* through registers: libbpf cannot read %rip-relative USDT arguments */
+	uint64_t addr = (uint64_t)(uintptr_t)&ring, head = ring.abi.head;
+	uint32_t tid = ring_tid, slots = FAKE_SLOTS;
+
+	__asm__ volatile("" : "+r"(addr), "+r"(head), "+r"(tid), "+r"(slots));
+	if (ASYNC_PROBE_ENABLED(ring))
+		ASYNC_PROBE(ring, tid, addr, slots, head, event);
+}
+
+static void ring_put(struct fake_task *t, uint64_t start, uint64_t end, uint64_t resumed_at,
+		     uint64_t state, uint32_t ready, uint32_t wait_kind)
+{
+	struct async_ring_rec *r;
+
+	if (!ASYNC_PROBE_ENABLED(ring))
+		return;
+	if (!ring.abi.magic) {
+		ring_tid = (uint32_t)syscall(SYS_gettid);
+		ring.abi.magic = ASYNC_RING_MAGIC;
+		ring.abi.rec_size = sizeof(struct async_ring_rec);
+		ring.abi.slots = FAKE_SLOTS;
+		ring.abi.tid = ring_tid;
+		ring.abi.recs = (uint64_t)(uintptr_t)ring.recs;
+		ring_probe(ASYNC_RING_NEW);
+	}
+	r = &ring.recs[ring.abi.head & (FAKE_SLOTS - 1)];
+	memset(r, 0, sizeof(*r));
+	r->task_id = t->id;
+	r->start_ns = start;
+	r->end_ns = end;
+	r->woken_ns = t->woken;
+	r->prev_end_ns = t->last_end;
+	r->state = state;
+	r->leaf = state;
+	r->result = (uint8_t)ready;
+	r->depth = 1;
+	r->wait_kind = resumed_at && !no_wait ? ASYNC_WAIT_TIMER : ASYNC_WAIT_NONE;
+	r->end_wait_kind = (uint8_t)wait_kind;
+	r->fn[0] = (uint64_t)(uintptr_t)d_fn;
+	r->at[0] = resumed_at;
+	t->last_end = end;
+	__atomic_store_n(&ring.abi.head, ring.abi.head + 1, __ATOMIC_RELEASE);
+}
 
 /* Its descriptors carry function "fake_user_poll", displayed as "fake_user". */
 static void fake_user_poll(void)
@@ -61,8 +120,6 @@ static void fake_user_poll(void)
 	d_profile = &profile_desc;
 	d_posts = &posts_desc;
 }
-
-static unsigned no_wait;
 
 static void poll_wave(struct fake_task *t, unsigned n, unsigned wave, unsigned long_ms)
 {
@@ -85,6 +142,10 @@ static void poll_wave(struct fake_task *t, unsigned n, unsigned wave, unsigned l
 		if (!ready && !no_wait && ASYNC_PROBE_ENABLED(wait))
 			ASYNC_PROBE(wait, t[i].id, (uint32_t)5, (uint64_t)0, (uint64_t)0,
 				    (uint64_t)(uintptr_t)state);
+		ring_put(&t[i], start, end,
+			 wave == 0 ? 0 : (uint64_t)(uintptr_t)(wave == 1 ? d_profile : d_posts),
+			 (uint64_t)(uintptr_t)state, ready,
+			 !ready && !no_wait ? ASYNC_WAIT_TIMER : ASYNC_WAIT_NONE);
 		if (ASYNC_PROBE_ENABLED(poll))
 			ASYNC_PROBE(poll, t[i].id, start, end, t[i].woken,
 				    (uint64_t)(uintptr_t)state, (uint64_t)(uintptr_t)state,
@@ -137,6 +198,7 @@ int main(int argc, char **argv)
 			__asm__ volatile("" : "+r"(fn));
 			t[i].id = next_id++;
 			t[i].woken = now_ns();
+			t[i].last_end = 0;
 			if (ASYNC_PROBE_ENABLED(task_spawn))
 				ASYNC_PROBE(task_spawn, t[i].id, (uint64_t)0, fn,
 					    (uint64_t)(uintptr_t)name, (uint64_t)(uintptr_t)&t[i]);
@@ -153,5 +215,6 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	free(t);
+	ring_probe(ASYNC_RING_FLUSH);
 	return (int)status;
 }

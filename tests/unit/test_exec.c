@@ -403,11 +403,9 @@ static enum async_poll pp_poll(struct pp_task *t, struct async_cx *cx)
 
 	if (other)
 		async_waker_wake_by_ref(other);
-	if (t->turns == PP_ROUNDS) {
-		async_waker_drop(&p->wk[t->me]);
-		return ASYNC_READY;
-	}
-	return ASYNC_PENDING;
+	/* the waker stays published (the other task may be waking it right now): the test
+	 * drops both once the executor is done */
+	return t->turns == PP_ROUNDS ? ASYNC_READY : ASYNC_PENDING;
 }
 
 static void test_pingpong(void **state)
@@ -431,6 +429,7 @@ static void test_pingpong(void **state)
 		assert_int_equal(tasks[i].turns, PP_ROUNDS);
 		/* only a task's first poll may find it is not its turn */
 		assert_in_range(tasks[i].spurious, 0, 1);
+		async_waker_drop(&pairs[i / 2].wk[i % 2]);
 	}
 	free(tasks);
 	free(pairs);
@@ -936,10 +935,13 @@ static void test_spawn_during_free(void **state)
 
 /* ---- the live-waker count in task records (abi.h `wakers`) ----------------------------- */
 
+static _Atomic int census_polled[3]; /* lost, napper, handed: polled at least once */
+
 /* Returns pending once without keeping a waker: nothing can ever wake it. */
 static enum async_poll lost_poll(struct async_frame *f, struct async_cx *cx)
 {
 	(void)cx;
+	atomic_store(&census_polled[0], 1);
 	return f->resume++ ? ASYNC_READY : ASYNC_PENDING;
 }
 
@@ -950,17 +952,24 @@ struct napper {
 
 static enum async_poll napper_poll(struct napper *n, struct async_cx *cx)
 {
+	atomic_store(&census_polled[1], 1);
 	ASYNC_BEGIN(n);
-	async_sleep_init(&n->sleep, 30 * ASYNC_MSEC);
+	async_sleep_init(&n->sleep, 60 * ASYNC_SEC); /* aborted by the census */
 	ASYNC_AWAIT(n, cx, async_sleep, &n->sleep);
 	ASYNC_RETURN(n);
 }
 
-/* Hands a waker to a plain thread, which wakes it 30 ms later. */
+static void napper_drop(struct napper *n)
+{
+	async_sleep_drop(&n->sleep);
+}
+
+/* Hands a waker to a plain thread, which wakes it once the census has counted. */
 struct handed {
 	struct async_frame frame;
 	struct async_waker waker;
 	pthread_t thread;
+	_Atomic bool release;
 	bool woken;
 };
 
@@ -968,13 +977,15 @@ static void *wake_later(void *arg)
 {
 	struct handed *h = arg;
 
-	usleep(30000);
+	while (!atomic_load(&h->release))
+		usleep(1000);
 	async_waker_wake(&h->waker);
 	return NULL;
 }
 
 static enum async_poll handed_poll(struct handed *h, struct async_cx *cx)
 {
+	atomic_store(&census_polled[2], 1);
 	if (h->frame.resume++ == 0) {
 		h->waker = async_waker_clone(cx);
 		assert_int_equal(pthread_create(&h->thread, NULL, wake_later, h), 0);
@@ -987,6 +998,7 @@ static enum async_poll handed_poll(struct handed *h, struct async_cx *cx)
 struct waker_census {
 	struct async_frame frame;
 	struct async_join *lost, *napper, *handed;
+	struct handed *h;
 	struct async_sleep sleep;
 	uint32_t lost_state, lost_wakers, napper_wakers, handed_wakers;
 };
@@ -996,16 +1008,28 @@ static uint32_t wakers_of(const struct async_join *j)
 	return __atomic_load_n(&j->task->abi.wakers, __ATOMIC_ACQUIRE);
 }
 
+/* Polled (by its own flag: the record's poll count is for other processes) and back to
+ * idle: its count is what the task left behind. */
+static bool settled(const struct async_join *j, int which)
+{
+	return atomic_load(&census_polled[which]) &&
+	       __atomic_load_n(&j->task->abi.state, __ATOMIC_ACQUIRE) == ASYNC_TASK_IDLE;
+}
+
 static enum async_poll census_poll(struct waker_census *c, struct async_cx *cx)
 {
 	ASYNC_BEGIN(c);
-	async_sleep_init(&c->sleep, 10 * ASYNC_MSEC);
-	ASYNC_AWAIT(c, cx, async_sleep, &c->sleep);
+	while (!settled(c->lost, 0) || !settled(c->napper, 1) || !settled(c->handed, 2)) {
+		async_sleep_init(&c->sleep, 1 * ASYNC_MSEC);
+		ASYNC_AWAIT(c, cx, async_sleep, &c->sleep);
+	}
 	c->lost_state = __atomic_load_n(&c->lost->task->abi.state, __ATOMIC_ACQUIRE);
 	c->lost_wakers = wakers_of(c->lost);
 	c->napper_wakers = wakers_of(c->napper);
 	c->handed_wakers = wakers_of(c->handed);
+	atomic_store(&c->h->release, true);
 	assert_int_equal(async_join_abort(c->lost), 0);
+	assert_int_equal(async_join_abort(c->napper), 0);
 	ASYNC_AWAIT(c, cx, async_join, c->napper);
 	ASYNC_AWAIT(c, cx, async_join, c->handed);
 	ASYNC_RETURN(c);
@@ -1018,10 +1042,15 @@ static void test_live_waker_count(void **state)
 	struct napper n = { 0 };
 	struct handed h = { 0 };
 	struct async_join jl, jn, jh;
-	struct waker_census c = { .lost = &jl, .napper = &jn, .handed = &jh };
+	struct waker_census c = { .lost = &jl, .napper = &jn, .handed = &jh, .h = &h };
+
+	for (int i = 0; i < 3; i++)
+		atomic_store(&census_polled[i], 0);
 
 	assert_int_equal(async_spawn(exec, "lost", ASYNC_POLL_FN(lost_poll), &lost, NULL, &jl), 0);
-	assert_int_equal(async_spawn(exec, "napper", ASYNC_POLL_FN(napper_poll), &n, NULL, &jn), 0);
+	assert_int_equal(async_spawn(exec, "napper", ASYNC_POLL_FN(napper_poll), &n,
+				     ASYNC_DROP_FN(napper_drop), &jn),
+			 0);
 	assert_int_equal(async_spawn(exec, "handed", ASYNC_POLL_FN(handed_poll), &h, NULL, &jh), 0);
 	assert_int_equal(async_block_on(exec, "census", ASYNC_POLL_FN(census_poll), &c), 0);
 	pthread_join(h.thread, NULL);
@@ -1030,12 +1059,15 @@ static void test_live_waker_count(void **state)
 	assert_int_equal(c.napper_wakers, 1); /* the timer's */
 	assert_int_equal(c.handed_wakers, 1); /* the plain thread's: alive, not lost */
 	assert_true(h.woken);
-	/* the census's own join wakers came and went: every count is back to 0 */
-	assert_int_equal(wakers_of(&jn), 0);
+	/* the wake gave its count back; the aborted napper's timer keeps its waker until
+	 * the future's drop, which runs when the JoinHandle goes (below) */
 	assert_int_equal(wakers_of(&jh), 0);
+	assert_int_equal(wakers_of(&jn), 1);
 	assert_int_equal(jl.task->result, ASYNC_ECANCELED);
+	assert_int_equal(jn.task->result, ASYNC_ECANCELED);
 	async_join_drop(&jl);
 	async_join_drop(&jn);
+	assert_null(n.sleep.timer);
 	async_join_drop(&jh);
 	async_exec_free(exec);
 }

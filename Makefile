@@ -236,11 +236,8 @@ bpf-test: tests
 # ---- ThreadSanitizer: the multi-threaded runtime tests ----------------------------------------
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -Wno-tsan
 TSAN_OBJS := $(patsubst runtime/%.c,$(OUTPUT)/tsan/runtime/%.o,$(RUNTIME_SRCS))
-# test_exec is left out until two races TSan reports in it are fixed (issue 12): the test
-# clock offset (tests/unit/exec_modes.h run_at_uptimes vs async__clock on the driver) and
-# async_waker_wake_by_ref vs async_waker_drop (runtime/waker.c:57/67, test_pingpong).
-TSAN_TESTS := $(patsubst %,$(OUTPUT)/tsan/tests/test_%,sync chan combinators blocking timer \
-	reactor net registry)
+TSAN_TESTS := $(patsubst %,$(OUTPUT)/tsan/tests/test_%,exec sync chan combinators blocking \
+	timer reactor net registry)
 
 $(OUTPUT)/tsan/runtime $(OUTPUT)/tsan/tests:
 	$(Q)mkdir -p $@

@@ -2,7 +2,9 @@
 # async-inspect and libasync. Everything builds into .output/; `make V=1` shows commands.
 #
 #   make            libasync (static, shared, pkg-config), async-inspect, examples
+#   make deps       install the Debian packages the build needs (root; make test/demo do it)
 #   make test       unit tests under ASan+UBSan, then the BPF integration tests (root)
+#   make tsan       the multi-threaded runtime tests under ThreadSanitizer
 #   make stress     the runtime unit tests in a loop, quiet then loaded (STRESS_SECONDS)
 #   make demo       start an example, trace it, print the summary (root)
 #   make bench      benchmarks; see bench/RESULTS.md
@@ -76,8 +78,8 @@ LIBASYNC_SO := $(OUTPUT)/libasync.so
 LIBASYNC_NOPROBES := $(OUTPUT)/noprobes/libasync.a
 TOOL := $(OUTPUT)/async-inspect
 
-.PHONY: all deps lib tool examples tests test unit-test bpf-test stress demo bench fuzz \
-	install format clean
+.PHONY: all deps test-deps lib tool examples tests test unit-test bpf-test tsan stress demo \
+	bench fuzz install format clean
 .DELETE_ON_ERROR:
 # Skeletons and objects built through pattern chains are products, not temporaries.
 .SECONDARY:
@@ -94,7 +96,10 @@ TEST_DEB_PACKAGES := python3 wrk graphviz tmux binutils bpftrace gdb man-db
 DEPS_STAMP := $(OUTPUT)/.deps-ok
 TEST_DEPS_STAMP := $(OUTPUT)/.test-deps-ok
 
+# `make` only compiles; the package installation runs from `make deps` (build packages),
+# and from `make test` and `make demo` (with what tests and the demo drive) before they build.
 deps: $(DEPS_STAMP)
+test-deps: $(DEPS_STAMP) $(TEST_DEPS_STAMP)
 $(DEPS_STAMP): | $(OUTPUT)
 	$(Q)./scripts/ensure-packages $(DEB_PACKAGES)
 	$(Q)touch $@
@@ -110,17 +115,17 @@ $(OUTPUT)/examples $(OUTPUT)/tests $(OUTPUT)/bench/noprobes $(OUTPUT)/fuzz:
 # ---- libasync ---------------------------------------------------------------------------
 lib: $(LIBASYNC_A) $(LIBASYNC_SO) $(LIBASYNC_NOPROBES) $(OUTPUT)/libasync.pc
 
-$(OUTPUT)/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) $(DEPS_STAMP) | $(OUTPUT)/runtime
+$(OUTPUT)/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) | $(OUTPUT)/runtime
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
 
-$(OUTPUT)/noprobes/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) $(DEPS_STAMP) | $(OUTPUT)/noprobes/runtime
+$(OUTPUT)/noprobes/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) | $(OUTPUT)/noprobes/runtime
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -DASYNC_NO_PROBES -fPIC -c $< -o $@
 
-$(OUTPUT)/asan/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) Makefile $(DEPS_STAMP) | $(OUTPUT)/asan/runtime
+$(OUTPUT)/asan/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) Makefile | $(OUTPUT)/asan/runtime
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -DASYNC_TEST_CLOCK -O1 -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -DASYNC_TEST_CLOCK -DASYNC_DEBUG -O1 -c $< -o $@
 
 $(LIBASYNC_A): $(RUNTIME_OBJS)
 	$(call msg,AR,$@)
@@ -143,12 +148,12 @@ $(OUTPUT)/libasync.pc: runtime/libasync.pc.in | $(OUTPUT)
 # trace: compare-and-swap on ring tails (BPF ISA v3)
 $(OUTPUT)/trace.bpf.o $(OUTPUT)/record.bpf.o: BPF_CFLAGS += -mcpu=v3
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/async/abi.h $(DEPS_STAMP) | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/async/abi.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
-$(OUTPUT)/tests/%.bpf.o: tests/bpf/%.bpf.c $(wildcard bpf/*.h) include/async/abi.h $(DEPS_STAMP) | $(OUTPUT)/tests
+$(OUTPUT)/tests/%.bpf.o: tests/bpf/%.bpf.c $(wildcard bpf/*.h) include/async/abi.h | $(OUTPUT)/tests
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
@@ -162,7 +167,7 @@ tool: $(TOOL)
 
 $(OUTPUT)/user/%.o: user/%.c $(USER_HDRS) include/async/abi.h $(BPF_SKELS) | $(OUTPUT)/user
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -Iuser -Ibpf -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Iuser -I. -c $< -o $@
 
 $(TOOL): $(USER_OBJS)
 	$(call msg,LD,$@)
@@ -181,7 +186,7 @@ $(OUTPUT)/examples/%: examples/%.c $(RUNTIME_HDRS) $(LIBASYNC_SO) | $(OUTPUT)/ex
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< -L$(OUTPUT) -lasync -Wl,-rpath,'$$ORIGIN/..'
 
 # ---- tests --------------------------------------------------------------------------------
-tests: $(UNIT_TESTS) $(TEST_PROGS) $(TEST_BPF_SKELS) all $(TEST_DEPS_STAMP)
+tests: $(UNIT_TESTS) $(TEST_PROGS) $(TEST_BPF_SKELS) all
 
 # Runtime unit tests link the ASan-built runtime; tool unit tests (test_tool_*) below.
 TOOL_UNIT_TESTS := $(filter $(OUTPUT)/tests/test_tool_%,$(UNIT_TESTS))
@@ -203,20 +208,23 @@ ASAN_USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/asan/user/%.o,$(filter-out $(USE
 $(OUTPUT)/asan/user:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/asan/user/%.o: user/%.c $(USER_HDRS) include/async/abi.h $(DEPS_STAMP) | $(OUTPUT)/asan/user
+$(OUTPUT)/asan/user/%.o: user/%.c $(USER_HDRS) include/async/abi.h | $(OUTPUT)/asan/user
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -Iuser -Ibpf -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -Iuser -I. -c $< -o $@
 
 $(TOOL_UNIT_TESTS): $(OUTPUT)/tests/test_tool_%: tests/unit/test_tool_%.c $(ASAN_USER_OBJS) $(wildcard tests/unit/*.h) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -Iuser -Ibpf -Itests/unit -o $@ $< $(ASAN_USER_OBJS) \
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -O1 -Iuser -I. -Itests/unit -o $@ $< $(ASAN_USER_OBJS) \
 		-lcmocka $(USER_LIBS)
 
 $(OUTPUT)/tests/%: tests/bpf/%.c $(TEST_BPF_SKELS) $(LIBASYNC_A) $(RUNTIME_HDRS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -I$(OUTPUT)/tests -Iuser -Ibpf -o $@ $< $(LIBASYNC_A) $(USER_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -I$(OUTPUT)/tests -Iuser -I. -o $@ $< $(LIBASYNC_A) $(USER_LIBS)
 
-test: tests
+# The packages first, on their own: a parallel build must not compile before they exist.
+test:
+	$(Q)$(MAKE) test-deps
+	$(Q)$(MAKE) tests
 	$(Q)./tests/run-all $(OUTPUT)
 
 unit-test: $(UNIT_TESTS)
@@ -225,12 +233,34 @@ unit-test: $(UNIT_TESTS)
 bpf-test: tests
 	$(Q)./tests/run-all --bpf-only $(OUTPUT)
 
+# ---- ThreadSanitizer: the multi-threaded runtime tests ----------------------------------------
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -Wno-tsan
+TSAN_OBJS := $(patsubst runtime/%.c,$(OUTPUT)/tsan/runtime/%.o,$(RUNTIME_SRCS))
+TSAN_TESTS := $(patsubst %,$(OUTPUT)/tsan/tests/test_%,exec sync chan combinators blocking \
+	timer reactor net registry)
+
+$(OUTPUT)/tsan/runtime $(OUTPUT)/tsan/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/tsan/runtime/%.o: runtime/%.c $(RUNTIME_HDRS) Makefile | $(OUTPUT)/tsan/runtime
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(TSAN_FLAGS) -DASYNC_TEST_CLOCK -DASYNC_DEBUG -O1 -fPIC -c $< -o $@
+
+$(OUTPUT)/tsan/tests/test_%: tests/unit/test_%.c $(TSAN_OBJS) $(wildcard tests/unit/*.h) | $(OUTPUT)/tsan/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(TSAN_FLAGS) -O1 -Iruntime -Itests/unit -o $@ $< $(TSAN_OBJS) -lcmocka
+
+tsan: $(TSAN_TESTS)
+	$(Q)./tests/run-all --tsan $(OUTPUT)
+
 # Not part of `make test`'s time budget: .ci/run calls it after the tests.
 stress: $(RUNTIME_UNIT_TESTS)
 	$(Q)./tests/stress $(OUTPUT) $(STRESS_SECONDS)
 
 # ---- demo ---------------------------------------------------------------------------------
-demo: all $(TEST_DEPS_STAMP)
+demo:
+	$(Q)$(MAKE) test-deps
+	$(Q)$(MAKE) all
 	$(Q)./examples/demo.sh $(OUTPUT)
 
 # ---- benchmarks ---------------------------------------------------------------------------
@@ -258,7 +288,7 @@ bench: all tests $(BENCH_PROGS) $(BENCH_NOPROBE_PROGS) $(BENCH_STAMP)
 $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(USER_SRCS) $(USER_HDRS) $(BPF_SKELS) | $(OUTPUT)/fuzz
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Iinclude \
-		-I$(OUTPUT) -Iuser -Ibpf -o $@ $< $(shell sed -n 's|^// fuzz-sources: ||p' $<) $(USER_LIBS)
+		-I$(OUTPUT) -Iuser -I. -o $@ $< $(shell sed -n 's|^// fuzz-sources: ||p' $<) $(USER_LIBS)
 
 # New inputs go to $(OUTPUT)/fuzz/NAME.corpus (libFuzzer writes to its first directory);
 # the committed seeds under tests/fuzz/corpus/NAME are only read.

@@ -60,12 +60,18 @@ struct ai_rec_done {
 	__u64 end_ns;
 };
 
-/* wait(task_id, kind, obj, holder_id, await_desc) */
+/*
+ * wait(task_id, kind, obj, holder_id, await_desc). With AI_REC_WAIT_F_CURRENT in flags
+ * (and tid 0) it was not a probe: record read it from the runtime's task record when the
+ * recording ended, the wait of the task's last poll (sleeps and waits registered before
+ * recording fire no probe; without this, report would call those tasks lost wakers).
+ */
+#define AI_REC_WAIT_F_CURRENT 1u
 struct ai_rec_wait {
 	struct ai_rec_hdr h;
 	__u64 task_id;
-	__u32 kind; /* enum async_wait_kind */
-	__u32 pad;
+	__u32 kind;  /* enum async_wait_kind */
+	__u32 flags; /* AI_REC_WAIT_F_*; 0 from the probe */
 	__u64 obj;
 	__u64 holder_id;
 	__u64 await_desc;

@@ -37,3 +37,16 @@ const char *async_err_name(int err)
 
 	return s ? s : "UNKNOWN";
 }
+
+#ifdef ASYNC_DEBUG
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+void async__assert_fail(const char *cond, const char *file, int line)
+{
+	fprintf(stderr, "libasync: assertion failed: %s (%s:%d)\n", cond, file, line);
+	abort();
+}
+#endif

@@ -82,7 +82,10 @@ static void task_cache_flush(void)
 
 void async__task_release(struct async_task *t)
 {
-	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+	uint32_t old = atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel);
+
+	ASYNC_ASSERT(old != 0); /* a reference dropped twice */
+	if (old == 1)
 		task_free(t);
 }
 
@@ -690,6 +693,8 @@ static __attribute__((always_inline)) inline void run_task_impl(struct async__wo
 {
 	uint32_t s = atomic_fetch_add_explicit(&t->st, T_RUNNING - T_SCHED, memory_order_acquire);
 
+	/* only a scheduled task is run, and never twice at once (SCHED -> RUNNING is +1) */
+	ASYNC_ASSERT((s & T_SCHED) && !(s & T_RUNNING));
 	if (s & T_ABORTED) {
 		async__task_complete(t, ASYNC_ECANCELED);
 		return;
@@ -1202,7 +1207,10 @@ static bool drain_queues(struct async_exec *exec)
 		struct async_task *t;
 
 		while ((t = lq_pop(w))) {
-			atomic_fetch_add(&t->st, T_RUNNING - T_SCHED);
+			uint32_t st = atomic_fetch_add(&t->st, T_RUNNING - T_SCHED);
+
+			ASYNC_ASSERT((st & T_SCHED) && !(st & T_RUNNING));
+			(void)st;
 			async__task_complete(t, ASYNC_ECANCELED);
 			any = true;
 		}
@@ -1220,7 +1228,10 @@ static bool drain_queues(struct async_exec *exec)
 		pthread_mutex_unlock(&exec->inject_lock);
 		if (!t)
 			break;
-		atomic_fetch_add(&t->st, T_RUNNING - T_SCHED);
+		uint32_t st = atomic_fetch_add(&t->st, T_RUNNING - T_SCHED);
+
+		ASYNC_ASSERT((st & T_SCHED) && !(st & T_RUNNING));
+		(void)st;
 		async__task_complete(t, ASYNC_ECANCELED);
 		any = true;
 	}

@@ -11,6 +11,20 @@
 
 #include "async/async.h"
 
+/*
+ * Debug builds (-DASYNC_DEBUG; the ASan and TSan test builds): invariants of the task
+ * state word and of reference counts, checked where they change. A failure prints the
+ * condition and its place and aborts. Release builds compile them away.
+ */
+#ifdef ASYNC_DEBUG
+void async__assert_fail(const char *cond, const char *file, int line)
+    __attribute__((noreturn, cold));
+#define ASYNC_ASSERT(cond) \
+	(__builtin_expect(!!(cond), 1) ? (void)0 : async__assert_fail(#cond, __FILE__, __LINE__))
+#else
+#define ASYNC_ASSERT(cond) ((void)sizeof(!(cond)))
+#endif
+
 /* The context handed to every poll function. */
 struct async_cx {
 	struct async_task *task;

@@ -99,7 +99,10 @@ static void heap_remove(struct async__timers *tm, struct async__timer *t)
 
 static void timer_put(struct async__timer *t)
 {
-	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+	int old = atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel);
+
+	ASYNC_ASSERT(old > 0); /* a timer reference dropped twice */
+	if (old == 1)
 		free(t);
 }
 

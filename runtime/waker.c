@@ -18,7 +18,10 @@
  */
 static inline struct async_waker waker_new(struct async_task *t)
 {
-	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+	uint32_t old = atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+
+	ASYNC_ASSERT(old != 0); /* a waker made from a freed task */
+	(void)old;
 	__atomic_fetch_add(&t->abi.wakers, 1, __ATOMIC_RELAXED);
 	return (struct async_waker){ .task = t };
 }

@@ -901,7 +901,7 @@ static const char doc[] =
 static const struct argp_option options[] = {
 	{ "show-call-graph", 'g', NULL, 0, "Print the async call graph (the default)", 0 },
 	{ "dot", OPT_DOT, NULL, 0, "Graphviz DOT output instead of the tree", 0 },
-	{ "json", OPT_JSON, NULL, 0, "JSON output instead of the tree", 0 },
+	{ "json", 'j', NULL, 0, "JSON output instead of the tree", 0 },
 	{ "profile", OPT_PROFILE, "FILE", 0,
 	  "Add measured polls/busy/waited time from a recording (async-inspect record)", 0 },
 	{ "color", OPT_COLOR, "WHEN", 0, "Colour the tree: auto (default), always, never", 0 },
@@ -920,7 +920,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_DOT:
 		o->dot = true;
 		break;
-	case OPT_JSON:
+	case 'j':
 		o->json = true;
 		break;
 	case OPT_PROFILE:

@@ -13,7 +13,7 @@
 
 #include <linux/types.h>
 
-#include "../bpf/trace.h"
+#include "bpf/trace.h"
 
 struct ai_chain {
 	int32_t pid;

@@ -15,6 +15,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "cli.h"
 #include "common.h"
 
 #ifndef CAP_PERFMON
@@ -206,14 +207,11 @@ bool ai_parse_u64(const char *s, uint64_t *out)
 
 bool ai_parse_secs(const char *s, double *out)
 {
-	char *end;
-	double v;
+	uint64_t ns;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v > 0) || v > 1e7)
+	if (!ai_parse_duration(s, AI_NS_PER_SEC, &ns) || !ns)
 		return false;
-	*out = v;
+	*out = (double)ns / 1e9;
 	return true;
 }
 
@@ -248,16 +246,71 @@ const char *ai_fmt_duration(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
+/* Whether s[i] starts a control character: C0, DEL, or C1 (U+0080..U+009F in UTF-8). */
+static size_t control_len(const unsigned char *s)
+{
+	if (s[0] < 0x20 || s[0] == 0x7f)
+		return 1;
+	if (s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f)
+		return 2;
+	return 0;
+}
+
 const char *ai_printable(const char *s, char *buf, size_t len)
 {
-	size_t i;
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t o = 0, n;
 
 	if (!len)
 		return buf;
-	for (i = 0; s && s[i] && i + 1 < len; i++)
-		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-	buf[i] = '\0';
+	while (*p) {
+		char esc[16];
+		size_t elen = 0;
+
+		n = control_len(p);
+		if (!n) {
+			if (o + 1 >= len)
+				break;
+			buf[o++] = (char)*p++;
+			continue;
+		}
+		for (size_t k = 0; k < n; k++) {
+			unsigned char c = p[k];
+
+			if (c == '\n' || c == '\t' || c == '\r')
+				elen += (size_t)snprintf(esc + elen, sizeof(esc) - elen, "\\%c",
+							 c == '\n'   ? 'n'
+							 : c == '\t' ? 't'
+								     : 'r');
+			else
+				elen +=
+				    (size_t)snprintf(esc + elen, sizeof(esc) - elen, "\\x%02x", c);
+		}
+		if (o + elen >= len)
+			break;
+		memcpy(buf + o, esc, elen);
+		o += elen;
+		p += n;
+	}
+	buf[o] = '\0';
 	return buf;
+}
+
+const char *ai_tx(const char *s)
+{
+	static __thread char ring[16][1024];
+	static __thread unsigned next;
+	const unsigned char *p = (const unsigned char *)s;
+	char *buf;
+
+	if (!s)
+		return "";
+	while (*p && !control_len(p))
+		p++;
+	if (!*p)
+		return s;
+	buf = ring[next++ % 16];
+	return ai_printable(s, buf, sizeof(ring[0]));
 }
 
 void *ai_add_row(void **arr, size_t *n, size_t *cap, size_t size)

@@ -46,16 +46,24 @@ bool ai_proc_alive(pid_t pid);
 
 /* Parses a positive decimal with an optional unit; returns false if malformed. */
 bool ai_parse_u64(const char *s, uint64_t *out);
-/* Parses a positive number of seconds ("2", "0.5"; at most 1e7); false if malformed. */
+/* A positive duration in seconds: "2", "0.5", or with a unit (see ai_parse_duration). */
 bool ai_parse_secs(const char *s, double *out);
 /* "250ms", "1.5s", "3us", "42ns" for a duration in ns (into buf, returns buf). */
 const char *ai_fmt_duration(uint64_t ns, char *buf, size_t len);
 
 /*
- * Copies s into buf (truncating) with control bytes replaced by '?', so that names read
- * from untrusted files cannot drive the terminal. NULL prints as "". Returns buf.
+ * Copies s into buf (truncating) with every control character escaped (\n, \t, \r,
+ * \xHH; C0, DEL and UTF-8 C1), so that names a traced program controls (task names,
+ * files, functions) cannot drive the terminal in text output. NULL gives "". Returns buf.
  */
 const char *ai_printable(const char *s, char *buf, size_t len);
+/*
+ * For text output of a target-controlled string: s itself when it holds no control
+ * character, else an escaped copy (ai_printable) in one of 16 per-thread buffers reused in
+ * turn, so up to 16 may be passed to one printf. NULL gives "". JSON output stays exact
+ * and does not use this.
+ */
+const char *ai_tx(const char *s);
 
 /*
  * Grows the array *arr of *n rows of `size` bytes (*cap allocated, doubling) by one zeroed

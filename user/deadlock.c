@@ -24,6 +24,7 @@
 #include "common.h"
 #include "desc.h"
 #include "json.h"
+#include "names.h"
 #include "snapshot.h"
 #include "summary.h"
 #include "taskfmt.h"
@@ -143,7 +144,9 @@ static const char *stuck_reason(const struct ai_snapshot *s, const struct ai_sna
 			return buf;
 		}
 		h = ai_snapshot_find(s, t->wait_for);
-		if (!h && !s->truncated) {
+		if (!h && s->truncated) /* maybe a task not read */
+			return NULL;
+		if (!h) {
 			snprintf(buf, len,
 				 "the mutex is held by task #%" PRIu64
 				 " which no longer exists: nothing will unlock it",
@@ -216,7 +219,8 @@ static void print_edge(const struct ai_taskfmt *tf, const struct ai_wg_edge *e)
 	char fn[128], w[640];
 
 	printf("  task #%" PRIu64 " %s waits on %s\n", (uint64_t)t->abi.id,
-	       ai_tf_function(tf, t, fn, sizeof(fn)), ai_tf_wait(tf, t, w, sizeof(w)));
+	       ai_tx(ai_tf_function(tf, t, fn, sizeof(fn))),
+	       ai_tx(ai_tf_wait(tf, t, w, sizeof(w))));
 }
 
 static void print_text(const struct ai_taskfmt *tf, const struct result *r, pid_t pid)
@@ -246,13 +250,19 @@ static void print_text(const struct ai_taskfmt *tf, const struct result *r, pid_
 
 		printf("STUCK: task #%" PRIu64 " pending for %s: %s\n", (uint64_t)t->abi.id,
 		       ai_fmt_duration(ai_snap_task_in_state(tf->snap, t), dur, sizeof(dur)),
-		       stuck_reason(tf->snap, t, why, sizeof(why)));
+		       ai_tx(stuck_reason(tf->snap, t, why, sizeof(why))));
 		ai_tf_print_task(stdout, tf, t, 4);
 		putchar('\n');
 	}
-	if (!n && !r->nstuck)
+	if (!n && !r->nstuck && !tf->snap->truncated)
 		printf("No deadlock in process %d: %zu live tasks, no circular wait%s.\n", (int)pid,
 		       tf->snap->ntasks, r->g->ncycles ? " that held still" : "");
+	else if (!n && !r->nstuck)
+		printf(
+		    "No deadlock among the first %zu of %" PRIu64
+		    " live tasks of process %d: no circular wait%s (the others were not read).\n",
+		    tf->snap->ntasks, (uint64_t)tf->snap->reg.live_tasks, (int)pid,
+		    r->g->ncycles ? " that held still" : "");
 	if (r->g->cycles_truncated)
 		printf("note: more cycles than could be listed; showing the first %zu\n",
 		       r->g->ncycles);
@@ -379,7 +389,7 @@ static size_t find_stuck(const struct ai_snapshot *s0, const struct ai_snapshot 
 /* A snapshot, its wait-for graph and the graph's cycles; prints its errors. */
 static int take(pid_t pid, uint64_t reg, struct ai_snapshot **s, struct ai_waitgraph **g)
 {
-	int err = ai_tf_snapshot(pid, reg, s);
+	int err = ai_tf_snapshot(pid, reg, 0, true, s);
 
 	if (err)
 		return err;

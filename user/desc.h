@@ -42,13 +42,6 @@ const struct ai_desc *ai_desc_table_find(const struct ai_desc_table *t, uint64_t
 /* A one-line explanation of a load error, for "failed to read 'FILE': <this>". */
 const char *ai_desc_strerror(int err);
 
-/* Every descriptor table mapped into one process, with each object's load bias. */
-struct ai_proc_descs;
-int ai_proc_descs_load(pid_t pid, struct ai_proc_descs **out);
-/* Looks up a runtime address; objects mapped since the last call are loaded on a miss. */
-const struct ai_desc *ai_proc_descs_find(struct ai_proc_descs *p, uint64_t addr);
-void ai_proc_descs_free(struct ai_proc_descs *p);
-
 /* "fetch_user", "fetch_user@fetch_posts", "examples/fetch_user.c:41" helpers. */
 const char *ai_desc_location(const struct ai_desc *d, char *buf, size_t len);
 
@@ -76,15 +69,5 @@ int ai_usdt_probes_load_mem(const void *buf, size_t len, struct ai_usdt_probe **
 void ai_usdt_probes_free(struct ai_usdt_probe *p, size_t n);
 /* 1 if the file carries libasync USDT probes, 0 if not, negative errno if unreadable. */
 int ai_elf_has_libasync_probes(const char *path);
-
-/* ---- every table of a process (record stores them all in its file) ---------------- */
-
-/*
- * The i-th object seen in the process (in the order they were found; a rescan only
- * appends): its path as in /proc/PID/maps, load bias, and descriptor table (NULL when
- * it has none). -ENOENT past the last.
- */
-int ai_proc_descs_object(const struct ai_proc_descs *p, size_t i, const char **path, uint64_t *bias,
-			 const struct ai_desc_table **t);
 
 #endif /* AI_DESC_H */

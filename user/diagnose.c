@@ -26,6 +26,7 @@
 #include "execlib.h"
 #include "findings.h"
 #include "json.h"
+#include "names.h"
 #include "pollwatch.h"
 #include "proc.h"
 #include "snapshot.h"
@@ -286,11 +287,11 @@ static void print_task_line(const struct ai_taskfmt *tf, uint64_t id, const char
 	char fn[128], wait[640], chain[512], pr[640];
 
 	if (!t) {
-		printf("   %-9s #%" PRIu64 " (no longer live)\n", lead, id);
+		printf("   %-9s #%" PRIu64 " (no longer live)\n", ai_tx(lead), id);
 		return;
 	}
 	ai_tf_function(tf, t, fn, sizeof(fn));
-	printf("   %-9s #%" PRIu64 " %s", lead, id, ai_printable(fn, pr, sizeof(pr)));
+	printf("   %-9s #%" PRIu64 " %s", ai_tx(lead), id, ai_printable(fn, pr, sizeof(pr)));
 	if (ai_tf_wait(tf, t, wait, sizeof(wait)))
 		printf(": waits on %s", ai_printable(wait, pr, sizeof(pr)));
 	putchar('\n');
@@ -304,26 +305,27 @@ static void print_finding(const struct ai_taskfmt *tf, const struct ai_finding *
 
 	ai_fmt_duration(x->stuck_ns, dur, sizeof(dur));
 	site(tf, x->fn, x->at, where, sizeof(where));
-	printf("%zu. %s: ", n, ai_finding_kind_name(x->kind));
+	printf("%zu. %s: ", n, ai_tx(ai_finding_kind_name(x->kind)));
 	switch (x->kind) {
 	case AI_FINDING_DEADLOCK:
 		printf("%zu tasks wait for each other in a cycle, unchanged for %s\n", x->count,
-		       dur);
+		       ai_tx(dur));
 		break;
 	case AI_FINDING_LOST_WAKE:
 		printf("%zu task%s pending with no live waker: nothing can wake %s (idle for "
 		       "%s)\n",
-		       x->count, x->count == 1 ? "" : "s", x->count == 1 ? "it" : "them", dur);
+		       x->count, x->count == 1 ? "" : "s", x->count == 1 ? "it" : "them",
+		       ai_tx(dur));
 		break;
 	case AI_FINDING_ORPHAN_LOCK:
 		printf("%zu task%s wait%s for a mutex held by task #%" PRIu64 ", which has "
 		       "ended (waiting for %s)\n",
 		       x->count, x->count == 1 ? "" : "s", x->count == 1 ? "s" : "", x->root_id,
-		       dur);
+		       ai_tx(dur));
 		break;
 	case AI_FINDING_STALL:
 		printf("%zu task%s held up by task #%" PRIu64 ", itself waiting for %s\n", x->count,
-		       x->count == 1 ? "" : "s", x->root_id, dur);
+		       x->count == 1 ? "" : "s", x->root_id, ai_tx(dur));
 		break;
 	case AI_FINDING_BLOCKING: {
 		const char *sc = ai_syscall_name(x->syscall);
@@ -365,17 +367,17 @@ static void print_finding(const struct ai_taskfmt *tf, const struct ai_finding *
 		ai_fmt_duration(x->window_ns, dur2, sizeof(dur2));
 		printf("%zu tasks wait at one await point, up from %" PRIu64 " in %s (%.1f/s), "
 		       "none completed; the oldest for %s\n",
-		       x->count, x->first_count, dur2,
+		       x->count, x->first_count, ai_tx(dur2),
 		       x->window_ns
 			   ? (double)(x->count - x->first_count) * 1e9 / (double)x->window_ns
 			   : 0.0,
-		       dur);
+		       ai_tx(dur));
 		break;
 	}
 	if (x->kind == AI_FINDING_BLOCKING)
 		blocking_site(tf, x, where, sizeof(where));
 	if (x->kind != AI_FINDING_PREEMPTION)
-		printf("   %-9s %s\n", "where:", where);
+		printf("   %-9s %s\n", "where:", ai_tx(where));
 	for (size_t i = 0; i < x->ntask_ids; i++) {
 		const char *lead = i ? "" : "tasks:";
 
@@ -386,7 +388,7 @@ static void print_finding(const struct ai_taskfmt *tf, const struct ai_finding *
 	if (x->count > x->ntask_ids && x->kind != AI_FINDING_STALL &&
 	    x->kind != AI_FINDING_BLOCKING)
 		printf("   %-9s (and %zu more)\n", "", x->count - x->ntask_ids);
-	printf("   %-9s %s\n\n", "cause:", cause(x->kind));
+	printf("   %-9s %s\n\n", "cause:", ai_tx(cause(x->kind)));
 }
 
 static void print_text(const struct ai_taskfmt *tf, pid_t pid, const struct ai_findings *f,
@@ -397,7 +399,7 @@ static void print_text(const struct ai_taskfmt *tf, pid_t pid, const struct ai_f
 	ai_proc_comm(pid, comm, sizeof(comm));
 	ai_fmt_duration(window_ns, dur, sizeof(dur));
 	printf("PID %d (%s): watched for %s, %zu snapshots, %zu live task%s at the end: ", (int)pid,
-	       ai_printable(comm, pc, sizeof(pc)), dur, nsnaps, tf->snap->ntasks,
+	       ai_printable(comm, pc, sizeof(pc)), ai_tx(dur), nsnaps, tf->snap->ntasks,
 	       tf->snap->ntasks == 1 ? "" : "s");
 	if (!f->n) {
 		printf("no findings\n");
@@ -576,10 +578,19 @@ int cmd_diagnose(int argc, char **argv)
 		uint64_t now = ai_now_ns();
 
 		if (now >= next_snap) {
-			if (!ai_proc_alive(a.pid) || ai_snapshot_take(a.pid, reg, NULL, &s)) {
+			if (!ai_proc_alive(a.pid)) {
 				if (nsnaps >= 2)
 					break; /* it exited: what the window saw so far */
 				err = ai_err("read", "the registry of the target", -ESRCH);
+				goto cleanup;
+			}
+			/* findings are about every task: a list not read to its end is an error */
+			err = ai_tf_snapshot(a.pid, reg, 0, true, &s);
+			if (err) {
+				if (nsnaps >= 2 && !ai_proc_alive(a.pid)) {
+					err = 0;
+					break;
+				}
 				goto cleanup;
 			}
 			snaps[nsnaps++] = s;

@@ -22,9 +22,10 @@
 #include "commands.h"
 #include "common.h"
 #include "desc.h"
-#include "graph.h"
+#include "bpf/graph.h"
 #include "graph.skel.h"
 #include "json.h"
+#include "names.h"
 #include "proc.h"
 #include "snapshot.h"
 #include "summary.h"
@@ -118,7 +119,19 @@ struct model {
 	size_t nwaits;
 	uint64_t stats[GRAPH_STAT_MAX];
 	bool bpf;
+	bool exited; /* the target exited while watched: no live tasks */
+	/* the spawn tree in linear time: node indexes sorted by (parent, id) */
+	size_t *kids;
+	uint8_t *mark;	      /* per node: enum tree_mark */
+	bool *cycle_task;     /* per live task: its wait-for edge is in a cycle */
+	size_t too_deep;      /* nodes left out of the tree: deeper than TREE_DEPTH_MAX */
+	size_t parent_cycles; /* nodes left out: on or under a cycle of parent links */
+	uint64_t cycle_example;
 };
+
+#define TREE_DEPTH_MAX 32
+
+enum tree_mark { MARK_NONE, MARK_PRINTED, MARK_DEEP, MARK_CYCLE, MARK_ON_PATH };
 
 static int cmp_node(const void *a, const void *b)
 {
@@ -289,11 +302,97 @@ static const char *node_state(const struct model *m, const struct node *x, char 
 /* Is the wait-for edge of live task index i part of a circular wait? */
 static bool in_cycle(const struct model *m, size_t task_index)
 {
+	return m->cycle_task && m->cycle_task[task_index];
+}
+
+static const struct model *kid_sort_model;
+
+static int cmp_kid(const void *a, const void *b)
+{
+	const struct node *x = &kid_sort_model->nodes[*(const size_t *)a];
+	const struct node *y = &kid_sort_model->nodes[*(const size_t *)b];
+
+	if (x->parent != y->parent)
+		return x->parent < y->parent ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The indexes: children by parent, cycle membership by task. Linear after one sort. */
+static int build_index(struct model *m)
+{
+	size_t ntasks = m->snap->ntasks;
+
+	m->kids = malloc((m->nnodes + 1) * sizeof(*m->kids));
+	m->mark = calloc(m->nnodes + 1, 1);
+	m->cycle_task = calloc(ntasks + 1, sizeof(bool));
+	if (!m->kids || !m->mark || !m->cycle_task)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->nnodes; i++)
+		m->kids[i] = i;
+	kid_sort_model = m;
+	if (m->nnodes > 1)
+		qsort(m->kids, m->nnodes, sizeof(*m->kids), cmp_kid);
 	for (size_t k = 0; k < m->wg->ncycles; k++)
 		for (size_t i = 0; i < m->wg->cycles[k].len; i++)
-			if (m->wg->cycles[k].nodes[i] == task_index)
-				return true;
-	return false;
+			if (m->wg->cycles[k].nodes[i] < ntasks)
+				m->cycle_task[m->wg->cycles[k].nodes[i]] = true;
+	return 0;
+}
+
+/* Position in m->kids of the first child of id (children follow while parent == id). */
+static size_t first_kid(const struct model *m, uint64_t id)
+{
+	size_t lo = 0, hi = m->nnodes;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->nodes[m->kids[mid]].parent < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * After the tree is printed: why each node left out was left out. Each walk up the
+ * parent links stops at a node already judged, so this is linear in the nodes.
+ */
+static void judge_left_out(struct model *m)
+{
+	size_t *path = malloc((m->nnodes + 1) * sizeof(*path));
+
+	if (!path)
+		return;
+	for (size_t i = 0; i < m->nnodes; i++) {
+		size_t n = 0, j = i;
+		uint8_t verdict = MARK_DEEP;
+
+		while (m->mark[j] == MARK_NONE) {
+			struct node *p;
+
+			m->mark[j] = MARK_ON_PATH;
+			path[n++] = j;
+			p = find_node(m, m->nodes[j].parent);
+			if (!p) /* a root is printed: not reached */
+				break;
+			j = (size_t)(p - m->nodes);
+			/* met the path itself, or a cycle met before: parent links loop */
+			if (m->mark[j] == MARK_ON_PATH || m->mark[j] == MARK_CYCLE)
+				verdict = MARK_CYCLE;
+		}
+		if (verdict == MARK_CYCLE && !m->cycle_example)
+			m->cycle_example = m->nodes[j].id;
+		for (size_t k = 0; k < n; k++) {
+			m->mark[path[k]] = verdict;
+			if (verdict == MARK_CYCLE)
+				m->parent_cycles++;
+			else
+				m->too_deep++;
+		}
+	}
+	free(path);
 }
 
 /* ---- text ------------------------------------------------------------------------- */
@@ -303,23 +402,26 @@ static void print_tree(const struct model *m, const struct node *x, const char *
 {
 	char st[160], np[512];
 
-	if (depth > 32)
+	if (depth > TREE_DEPTH_MAX)
 		return;
-	printf("%s%s#%" PRIu64 " %s", prefix, depth ? (last ? "`-- " : "|-- ") : "", x->id,
-	       x->function);
+	m->mark[x - m->nodes] = MARK_PRINTED;
+	printf("%s%s#%" PRIu64 " %s", ai_tx(prefix), depth ? (last ? "`-- " : "|-- ") : "", x->id,
+	       ai_tx(x->function));
 	if (x->name[0] && strcmp(x->name, x->function))
-		printf(" \"%s\"", x->name);
-	printf("  [%s]\n", node_state(m, x, st, sizeof(st)));
+		printf(" \"%s\"", ai_tx(x->name));
+	printf("  [%s]\n", ai_tx(node_state(m, x, st, sizeof(st))));
 	snprintf(np, sizeof(np), "%s%s", prefix, depth ? (last ? "    " : "|   ") : "");
-	size_t total = 0, seen = 0;
+	for (size_t k = first_kid(m, x->id); k < m->nnodes; k++) {
+		const struct node *c = &m->nodes[m->kids[k]];
+		bool more;
 
-	for (size_t i = 0; i < m->nnodes; i++)
-		total += m->nodes[i].parent == x->id && m->nodes[i].id != x->id;
-	for (size_t i = 0; i < m->nnodes && seen < total; i++) {
-		if (m->nodes[i].parent != x->id || m->nodes[i].id == x->id)
+		if (c->parent != x->id)
+			break;
+		if (c->id == x->id)
 			continue;
-		seen++;
-		print_tree(m, &m->nodes[i], np, seen == total, depth + 1);
+		more = k + 1 < m->nnodes && m->nodes[m->kids[k + 1]].parent == x->id &&
+		       m->nodes[m->kids[k + 1]].id != x->id;
+		print_tree(m, c, np, !more, depth + 1);
 	}
 }
 
@@ -341,7 +443,13 @@ static void print_text(const struct model *m)
 	char a[192], b[192], w[640], dur[32];
 	size_t nwaits = 0;
 
-	printf("PID %d: %zu live tasks", (int)m->pid, s->ntasks);
+	if (m->exited)
+		printf("PID %d exited while watched: no live tasks", (int)m->pid);
+	else if (s->truncated)
+		printf("PID %d: %" PRIu64 " live tasks (showing %zu)", (int)m->pid,
+		       (uint64_t)s->reg.live_tasks, s->ntasks);
+	else
+		printf("PID %d: %zu live tasks", (int)m->pid, s->ntasks);
 	if (m->bpf)
 		printf(", %zu more seen only while watching for %s", m->nnodes - s->ntasks,
 		       ai_fmt_duration(m->duration_ns, dur, sizeof(dur)));
@@ -353,6 +461,14 @@ static void print_text(const struct model *m)
 			continue;
 		print_tree(m, x, "  ", true, 0);
 	}
+	judge_left_out((struct model *)m);
+	if (m->too_deep)
+		printf("  ... %zu task%s deeper than %d levels not shown\n", m->too_deep,
+		       m->too_deep == 1 ? "" : "s", TREE_DEPTH_MAX);
+	if (m->parent_cycles)
+		printf("  ... %zu task%s not shown: on or under a cycle of parent links (at "
+		       "#%" PRIu64 ")\n",
+		       m->parent_cycles, m->parent_cycles == 1 ? "" : "s", m->cycle_example);
 
 	printf("\nWaits for (now):\n");
 	for (size_t i = 0; i < s->ntasks; i++) {
@@ -362,7 +478,8 @@ static void print_text(const struct model *m)
 		    t->abi.wait_kind == ASYNC_WAIT_TIMER || t->abi.wait_kind == ASYNC_WAIT_IO)
 			continue;
 		label(m, t->abi.id, a, sizeof(a));
-		printf("  %s -> %s%s\n", a, w, in_cycle(m, i) ? "   <== CIRCULAR WAIT" : "");
+		printf("  %s -> %s%s\n", ai_tx(a), ai_tx(w),
+		       ai_tx(in_cycle(m, i) ? "   <== CIRCULAR WAIT" : ""));
 		nwaits++;
 	}
 	if (!nwaits)
@@ -376,9 +493,9 @@ static void print_text(const struct model *m)
 		label(m, m->wakes[i].waker, a, sizeof(a));
 		label(m, m->wakes[i].woken, b, sizeof(b));
 		if (m->wakes[i].waker == m->wakes[i].woken)
-			printf("  %s -> itself: %" PRIu64 "\n", a, m->wakes[i].count);
+			printf("  %s -> itself: %" PRIu64 "\n", ai_tx(a), m->wakes[i].count);
 		else
-			printf("  %s -> %s: %" PRIu64 "\n", a, b, m->wakes[i].count);
+			printf("  %s -> %s: %" PRIu64 "\n", ai_tx(a), ai_tx(b), m->wakes[i].count);
 	}
 	if (!m->nwakes)
 		printf("  (none)\n");
@@ -391,12 +508,12 @@ static void print_text(const struct model *m)
 		if (e->key.kind == ASYNC_WAIT_TIMER || e->key.kind == ASYNC_WAIT_IO)
 			continue;
 		label(m, e->key.task, a, sizeof(a));
-		printf("  %s: %s 0x%" PRIx64 " x%" PRIu64, a,
-		       ai_summary_wait_kind_name(e->key.kind), (uint64_t)e->key.obj,
+		printf("  %s: %s 0x%" PRIx64 " x%" PRIu64, ai_tx(a),
+		       ai_tx(ai_summary_wait_kind_name(e->key.kind)), (uint64_t)e->key.obj,
 		       (uint64_t)e->val.count);
 		if (e->val.holder) {
 			label(m, e->val.holder, b, sizeof(b));
-			printf(" (held by %s)", b);
+			printf(" (held by %s)", ai_tx(b));
 		}
 		putchar('\n');
 		nwaits++;
@@ -469,7 +586,7 @@ static void print_dot(const struct model *m)
 			if (t->wait_for)
 				printf("  t%" PRIu64 " -> t%" PRIu64
 				       " [color=red, label=\"awaits JoinHandle\"%s];\n",
-				       (uint64_t)t->abi.id, t->wait_for, attr);
+				       (uint64_t)t->abi.id, t->wait_for, ai_tx(attr));
 			break;
 		case ASYNC_WAIT_MUTEX:
 		case ASYNC_WAIT_CHAN_RECV:
@@ -485,12 +602,12 @@ static void print_dot(const struct model *m)
 			       t->abi.wait_kind == ASYNC_WAIT_MUTEX	  ? "waits for"
 			       : t->abi.wait_kind == ASYNC_WAIT_CHAN_RECV ? "receives"
 									  : "sends",
-			       attr);
+			       ai_tx(attr));
 			if (t->abi.wait_kind == ASYNC_WAIT_MUTEX && t->wait_for &&
 			    find_node(m, t->wait_for))
 				printf("  o%" PRIx64 " -> t%" PRIu64
 				       " [color=red, label=\"held by\"%s];\n",
-				       (uint64_t)t->abi.wait_obj, t->wait_for, attr);
+				       (uint64_t)t->abi.wait_obj, t->wait_for, ai_tx(attr));
 			break;
 		}
 	}
@@ -531,6 +648,7 @@ static void print_json(const struct model *m)
 	ai_json_object_begin(&j);
 	ai_json_kv_i64(&j, "pid", m->pid);
 	ai_json_kv_u64(&j, "duration_ns", m->bpf ? m->duration_ns : 0);
+	ai_json_kv_bool(&j, "exited", m->exited);
 	ai_json_key(&j, "tasks");
 	ai_json_array_begin(&j);
 	for (size_t i = 0; i < m->nnodes; i++) {
@@ -648,7 +766,8 @@ static int attach(struct graph_bpf *skel, pid_t pid, const char *path)
 	return err;
 }
 
-static void sleep_until(uint64_t end_ns)
+/* Sleeps until end_ns, Ctrl-C or the target's exit; false if the target exited. */
+static bool sleep_until(uint64_t end_ns, pid_t pid)
 {
 	while (!ai_exiting) {
 		uint64_t now = ai_now_ns(), left;
@@ -661,7 +780,10 @@ static void sleep_until(uint64_t end_ns)
 			left = 100000000ull;
 		ts = (struct timespec){ 0, (long)left };
 		nanosleep(&ts, NULL);
+		if (!ai_proc_alive(pid))
+			return false;
 	}
+	return true;
 }
 
 int cmd_graph(int argc, char **argv)
@@ -710,10 +832,21 @@ int cmd_graph(int argc, char **argv)
 		err = attach(skel, a.pid, path);
 		if (err)
 			goto cleanup;
+		uint64_t t0 = ai_now_ns();
+
 		m.bpf = true;
-		sleep_until(ai_now_ns() + a.duration_ns);
+		if (!sleep_until(t0 + a.duration_ns, a.pid)) {
+			/* what the window saw is all there is: no live task to read */
+			m.exited = true;
+			m.duration_ns = ai_now_ns() - t0;
+		}
 	}
-	err = ai_tf_snapshot(a.pid, reg, &snap);
+	if (m.exited) {
+		snap = calloc(1, sizeof(*snap));
+		err = snap ? 0 : ai_err("allocate", "the snapshot", -ENOMEM);
+	} else {
+		err = ai_tf_snapshot(a.pid, reg, 0, false, &snap);
+	}
 	if (err)
 		goto cleanup;
 	m.snap = snap;
@@ -730,6 +863,8 @@ int cmd_graph(int argc, char **argv)
 		err = ai_wg_from_snapshot(snap, &m.wg);
 	if (!err && ai_wg_find_cycles(m.wg, 0) < 0)
 		err = -ENOMEM;
+	if (!err)
+		err = build_index(&m);
 	if (err) {
 		ai_err("build", "the task graph", err);
 		goto cleanup;
@@ -749,6 +884,9 @@ cleanup:
 	graph_bpf__destroy(skel);
 	ai_wg_free(m.wg);
 	free(m.nodes);
+	free(m.kids);
+	free(m.mark);
+	free(m.cycle_task);
 	free(m.wakes);
 	free(m.waits);
 	free(extra);

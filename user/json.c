@@ -207,6 +207,12 @@ void ai_json_double(struct ai_json *j, double v)
 		fputs("null", j->f); /* JSON has no NaN or infinity */
 }
 
+void ai_json_us(struct ai_json *j, uint64_t ns)
+{
+	before_value(j);
+	fprintf(j->f, "%" PRIu64 ".%03u", ns / 1000, (unsigned)(ns % 1000));
+}
+
 void ai_json_bool(struct ai_json *j, bool v)
 {
 	before_value(j);

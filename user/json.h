@@ -28,6 +28,8 @@ void ai_json_str(struct ai_json *j, const char *s); /* NULL writes null */
 void ai_json_u64(struct ai_json *j, uint64_t v);
 void ai_json_i64(struct ai_json *j, int64_t v);
 void ai_json_double(struct ai_json *j, double v);
+/* Nanoseconds as microseconds with exactly three decimals ("1234.567"), from integers. */
+void ai_json_us(struct ai_json *j, uint64_t ns);
 void ai_json_bool(struct ai_json *j, bool v);
 void ai_json_null(struct ai_json *j);
 /* key + value in one call */

@@ -348,7 +348,7 @@ static const char doc[] =
 
 static const struct argp_option options[] = {
 	{ "pid", 'p', "PID", 0, "List what process PID maps", 0 },
-	{ "json", OPT_JSON, NULL, 0, "JSON output", 0 },
+	{ "json", 'j', NULL, 0, "JSON output", 0 },
 	{ "verbose", 'v', NULL, 0, "Verbose output", 0 },
 	{ 0 },
 };
@@ -362,7 +362,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (ai_tf_parse_pid(arg, &o->pid))
 			return AI_TF_ARG_REPORTED;
 		break;
-	case OPT_JSON:
+	case 'j':
 		o->json = true;
 		break;
 	case 'v':

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "common.h"
 
@@ -58,6 +59,20 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].run(argc - 1, argv + 1);
 	}
-	ai_errorf("unknown command '%s' (see 'async-inspect --help')", argv[1]);
+	{
+		const char *names[sizeof(commands) / sizeof(commands[0])];
+		const char *near;
+
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			names[i] = commands[i].name;
+		near = ai_closest_name(argv[1], names, sizeof(names) / sizeof(names[0]));
+		if (near)
+			ai_errorf("unknown command '%s': did you mean '%s'? (see 'async-inspect "
+				  "--help')",
+				  ai_tx(argv[1]), near);
+		else
+			ai_errorf("unknown command '%s' (see 'async-inspect --help')",
+				  ai_tx(argv[1]));
+	}
 	return AI_EXIT_USAGE;
 }

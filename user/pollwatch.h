@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "offcpu.h"
+#include "bpf/offcpu.h"
 #include "snapshot.h"
 
 struct ai_long_poll {

@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include "common.h"
+#include "outfile.h"
 #include "pprof.h"
 
 /* Field numbers of profile.proto. */
@@ -332,6 +333,7 @@ int ai_pprof_write(const struct ai_pprof *p, const char *path)
 {
 	uint8_t *raw, out[16384];
 	z_stream zs = { 0 };
+	struct ai_outfile of;
 	size_t len;
 	FILE *f;
 	int err, zr;
@@ -339,12 +341,12 @@ int ai_pprof_write(const struct ai_pprof *p, const char *path)
 	err = ai_pprof_encode(p, &raw, &len);
 	if (err)
 		return err;
-	f = fopen(path, "wb");
-	if (!f) {
-		err = -errno;
+	err = ai_out_open(&of, path, AI_OUT_PUBLIC);
+	if (err) {
 		free(raw);
 		return err;
 	}
+	f = of.f;
 	/* windowBits 15 + 16: a gzip header and trailer around the deflate stream. */
 	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
 	    Z_OK) {
@@ -369,7 +371,6 @@ int ai_pprof_write(const struct ai_pprof *p, const char *path)
 	deflateEnd(&zs);
 out:
 	free(raw);
-	if (fclose(f) && !err)
-		err = -errno;
-	return err;
+	zr = ai_out_finish(&of, !err);
+	return err ? err : zr;
 }

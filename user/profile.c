@@ -30,9 +30,11 @@
 #include "execlib.h"
 #include "flamegraph.h"
 #include "json.h"
+#include "names.h"
+#include "outfile.h"
 #include "pprof.h"
 #include "proc.h"
-#include "profile.h"
+#include "bpf/profile.h"
 #include "profile.skel.h"
 #include "snapshot.h"
 #include "symbolize.h"
@@ -80,7 +82,7 @@ static const struct argp_option options[] = {
 	{ "folded", OPT_FOLDED, NULL, 0, "Print folded stacks (frame;frame count) on stdout", 0 },
 	{ "svg", OPT_SVG, "FILE", 0, "Write an interactive SVG flame graph to FILE", 0 },
 	{ "pprof", OPT_PPROF, "FILE", 0, "Write a gzip-compressed pprof profile to FILE", 0 },
-	{ "json", OPT_JSON, NULL, 0, "Print the summary as JSON", 0 },
+	{ "json", 'j', NULL, 0, "Print the summary as JSON", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output (the verifier log)", 0 },
 	{ 0 },
 };
@@ -130,7 +132,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_PPROF:
 		env->pprof = arg;
 		break;
-	case OPT_JSON:
+	case 'j':
 		env->json = true;
 		break;
 	case 'v':
@@ -724,7 +726,7 @@ static void print_summary(const struct env *env, const struct stack_set *s, uint
 	ai_fmt_duration(elapsed_ns, dur, sizeof(dur));
 	printf("Profiled PID %d (%s) for %s at %" PRIu64 " Hz: %" PRIu64 " samples, %" PRIu64
 	       " while polling tasks\n",
-	       (int)env->pid, comm, dur, env->freq, s->total, on_task);
+	       (int)env->pid, ai_tx(comm), ai_tx(dur), env->freq, s->total, on_task);
 	printf("\n%-40s %10s %9s %9s\n", "TASK FUNCTION / THREAD STATE", "SAMPLES", "ON-TASK%",
 	       "ALL%");
 	for (size_t i = 0; i < nsh; i++) {
@@ -732,8 +734,8 @@ static void print_summary(const struct env *env, const struct stack_set *s, uint
 
 		if (sh[i].name[0] != '[' && on_task)
 			snprintf(pct, sizeof(pct), "%.1f%%", 100.0 * sh[i].count / on_task);
-		printf("%-40s %10" PRIu64 " %9s %8.1f%%\n", sh[i].name, sh[i].count, pct,
-		       100.0 * sh[i].count / (s->total ? s->total : 1));
+		printf("%-40s %10" PRIu64 " %9s %8.1f%%\n", ai_tx(sh[i].name), sh[i].count,
+		       ai_tx(pct), 100.0 * sh[i].count / (s->total ? s->total : 1));
 	}
 	top = sorted(s, cmp_count_desc);
 	if (top && s->n) {
@@ -745,8 +747,10 @@ static void print_summary(const struct env *env, const struct stack_set *s, uint
 			       100.0 * top[i]->count / s->total);
 			while (*p) {
 				size_t len = strcspn(p, ";");
+				char seg[512];
 
-				printf("    %.*s\n", (int)len, p);
+				snprintf(seg, sizeof(seg), "%.*s", (int)len, p);
+				printf("    %s\n", ai_tx(seg));
 				p += len + (p[len] == ';');
 			}
 		}
@@ -875,7 +879,7 @@ static int write_outputs(const struct env *env, const struct stack_set *s, uint6
 		size_t n;
 
 		if (env->folded)
-			printf("%s %" PRIu64 "\n", v[i]->folded, v[i]->count);
+			printf("%s %" PRIu64 "\n", ai_tx(v[i]->folded), v[i]->count);
 		if (!fg && !pp)
 			continue;
 		copy = strdup(v[i]->folded);
@@ -900,23 +904,26 @@ static int write_outputs(const struct env *env, const struct stack_set *s, uint6
 	}
 	if (fg) {
 		char title[128];
-		FILE *f = fopen(env->svg, "w");
+		struct ai_outfile of;
+		int e;
 
-		if (!f) {
-			err = ai_err("create", env->svg, -errno);
+		err = ai_out_open(&of, env->svg, AI_OUT_PUBLIC);
+		if (err) {
+			ai_err("create", env->svg, err);
 			goto out;
 		}
 		snprintf(title, sizeof(title), "async-inspect profile: PID %d (%s), %" PRIu64 " Hz",
 			 (int)env->pid, comm, env->freq);
-		err = ai_flame_write_svg(fg, f, title);
-		if (fclose(f) && !err)
-			err = -errno;
+		err = ai_flame_write_svg(fg, of.f, title);
+		e = ai_out_finish(&of, !err);
+		if (!err)
+			err = e;
 		if (err) {
 			ai_err("write", env->svg, err);
 			goto out;
 		}
 		fprintf(stderr, "async-inspect: wrote %" PRIu64 " samples to %s\n", s->total,
-			env->svg);
+			ai_tx(env->svg));
 	}
 	if (pp) {
 		struct timespec now;
@@ -931,7 +938,7 @@ static int write_outputs(const struct env *env, const struct stack_set *s, uint6
 			goto out;
 		}
 		fprintf(stderr, "async-inspect: wrote %" PRIu64 " samples to %s\n", s->total,
-			env->pprof);
+			ai_tx(env->pprof));
 	}
 out:
 	ai_flame_free(fg);
@@ -960,15 +967,12 @@ static void read_counters(struct profile_bpf *skel, uint64_t *cnt)
 	free(vals);
 }
 
-/* Creates (truncates) an output file; prints the error. */
+/* Whether an output file can be created (nothing is written yet); prints the error. */
 static int check_writable(const char *path)
 {
-	FILE *f = fopen(path, "w");
+	int err = ai_out_check(path);
 
-	if (!f)
-		return ai_err("create", path, -errno);
-	fclose(f);
-	return 0;
+	return err ? ai_err("create", path, err) : 0;
 }
 
 /* ---- main flow ---------------------------------------------------------------------- */
@@ -1061,9 +1065,9 @@ int cmd_profile(int argc, char **argv)
 	last_pass = start;
 	if (env.duration_ns)
 		deadline = start + env.duration_ns;
-	fprintf(stderr,
-		"async-inspect: sampling PID %d (%s) at %" PRIu64 " Hz%s... Ctrl-C to stop\n",
-		(int)env.pid, comm, env.freq, env.duration_ns ? " for the given duration" : "");
+	fprintf(
+	    stderr, "async-inspect: sampling PID %d (%s) at %" PRIu64 " Hz%s... Ctrl-C to stop\n",
+	    (int)env.pid, ai_tx(comm), env.freq, env.duration_ns ? " for the given duration" : "");
 	while (!ai_exiting) {
 		uint64_t now;
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "outfile.h"
 #include "recfile.h"
 
 #define HEADER_SIZE    64
@@ -246,8 +247,9 @@ static int buf_str(struct buf *b, const char *s)
 
 struct ai_rf_writer {
 	FILE *f;
-	int err;	 /* first write error; sticky */
-	uint64_t offset; /* bytes written */
+	struct ai_outfile out; /* from ai_rf_writer_open: renamed into place when closed */
+	int err;	       /* first write error; sticky */
+	uint64_t offset;       /* bytes written */
 	struct buf events;
 	struct buf names;
 	struct buf index;
@@ -351,12 +353,22 @@ int ai_rf_writer_fopen(FILE *f, const struct ai_rf_info *info, struct ai_rf_writ
 
 int ai_rf_writer_open(const char *path, const struct ai_rf_info *info, struct ai_rf_writer **out)
 {
-	FILE *f = fopen(path, "wb");
+	struct ai_outfile of;
+	int err;
 
 	*out = NULL;
-	if (!f)
-		return -errno;
-	return ai_rf_writer_fopen(f, info, out);
+	/* streamed, readable up to the last block if record is killed */
+	err = ai_out_open_stream(&of, path, AI_OUT_PRIVATE);
+	if (err)
+		return err;
+	err = ai_rf_writer_fopen(of.f, info, out);
+	of.f = NULL; /* the writer's now (closed by it, on failure too) */
+	if (err) {
+		ai_out_finish(&of, false);
+		return err;
+	}
+	(*out)->out = of;
+	return 0;
 }
 
 int ai_rf_write_proc(struct ai_rf_writer *w, uint32_t pid, const char *comm, const char *exe)
@@ -550,6 +562,12 @@ int ai_rf_writer_close(struct ai_rf_writer *w, uint64_t end_ns, int32_t exit_sta
 	if (fclose(w->f) && !err)
 		err = errno ? -errno : -EIO;
 	w->f = NULL;
+	if (w->out.path || w->out.tmp) {
+		int e = ai_out_finish(&w->out, true);
+
+		if (!err)
+			err = e;
+	}
 	ai_rf_writer_free(w);
 	return err;
 }
@@ -560,6 +578,9 @@ void ai_rf_writer_free(struct ai_rf_writer *w)
 		return;
 	if (w->f)
 		fclose(w->f);
+	w->f = NULL;
+	/* an error: what was written stays readable (a partial recording) */
+	ai_out_finish(&w->out, true);
 	free(w->events.p);
 	free(w->names.p);
 	free(w->index.p);
@@ -1161,13 +1182,13 @@ int ai_recfile_fread(FILE *f, ai_rf_event_fn fn, void *ctx, struct ai_recfile **
 int ai_recfile_read(const char *path, ai_rf_event_fn fn, void *ctx, struct ai_recfile **out,
 		    char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	int ret;
+	char why[128];
+	int ret = 0;
+	FILE *f = ai_fopen_input(path, &ret, why, sizeof(why));
 
 	*out = NULL;
 	if (!f) {
-		ret = -errno;
-		errf(err, errlen, "%s", strerror(-ret));
+		errf(err, errlen, "%s", why);
 		return ret;
 	}
 	ret = ai_recfile_fread(f, fn, ctx, out, err, errlen);

@@ -16,7 +16,7 @@
 #include <stdio.h>
 
 #include "desc.h"
-#include "record.h"
+#include "bpf/record.h"
 
 #define AI_RF_MAGIC	    "AIREC\0\r\n" /* 8 bytes; the CR LF catches text-mode mangling */
 #define AI_RF_TRAILER_MAGIC "AIEND\0\r\n"

@@ -24,11 +24,13 @@
 #include "common.h"
 #include "desc.h"
 #include "execlib.h"
+#include "names.h"
 #include "proc.h"
 #include "recfile.h"
+#include "bpf/record.h"
 #include "rings.h"
-#include "record.h"
 #include "record.skel.h"
+#include "snapshot.h"
 #include "taskfmt.h"
 
 static struct env {
@@ -68,6 +70,13 @@ static const struct argp_option opts[] = {
 	{},
 };
 
+/* An error ai_bad_value or ai_errorf printed already (see ai_tf_parse_args). */
+static int reported(int err)
+{
+	(void)err;
+	return AI_TF_ARG_REPORTED;
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	uint64_t v;
@@ -75,18 +84,20 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'p':
 		if (ai_tf_parse_pid(arg, &env.pid))
-			return EINVAL;
+			return AI_TF_ARG_REPORTED;
 		break;
 	case 'o':
 		env.output = arg;
 		break;
 	case 'd':
 		if (!ai_parse_secs(arg, &env.duration))
-			return ai_bad_value("-d", arg, "a positive number of seconds");
+			return reported(
+			    ai_bad_value("-d", arg, "a positive duration (2, 2s, 500ms, 1m)"));
 		break;
 	case 'b':
 		if (!ai_parse_u64(arg, &v) || v == 0 || v > 1024 || (v & (v - 1)))
-			return ai_bad_value("-b", arg, "a power of two from 1 to 1024 (MiB)");
+			return reported(
+			    ai_bad_value("-b", arg, "a power of two from 1 to 1024 (MiB)"));
 		env.buffer_bytes = v << 20;
 		break;
 	case 'v':
@@ -101,12 +112,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			ai_errorf("%s (see 'async-inspect record --help')",
 				  env.pid ? "give only one of -p PID and -- CMD ARGS"
 					  : "nothing to record: give -p PID or -- CMD ARGS");
-			return EINVAL;
+			return AI_TF_ARG_REPORTED;
 		}
 		if (!env.output) {
 			ai_errorf(
 			    "no output file: give -o FILE (see 'async-inspect record --help')");
-			return EINVAL;
+			return AI_TF_ARG_REPORTED;
 		}
 		break;
 	default:
@@ -301,6 +312,45 @@ static int handle_event(void *ctx, void *data, size_t size)
 }
 
 /* Reads the per-CPU lost counters; writes a lost block when they changed. */
+/*
+ * At the end: the wait every pending task is in, from the runtime's task records, as
+ * wait events flagged AI_REC_WAIT_F_CURRENT (see bpf/record.h). Processes that exited
+ * or cannot be read are left as they are.
+ */
+static int write_current_waits(struct rec_ctx *c)
+{
+	for (size_t i = 0; i < c->nprocs && !c->err; i++) {
+		pid_t pid = c->procs[i].pid;
+		struct ai_snapshot *snap = NULL;
+		uint64_t reg, now = ai_now_ns();
+
+		if (!ai_proc_alive(pid) || ai_snapshot_locate(pid, &reg) ||
+		    ai_snapshot_take(pid, reg, NULL, &snap))
+			continue;
+		for (size_t k = 0; k < snap->ntasks && !c->err; k++) {
+			const struct ai_snap_task *t = &snap->tasks[k];
+			struct ai_rec_wait e = {
+				.h = { .type = AI_REC_WAIT,
+				       .size = sizeof(e),
+				       .pid = (__u32)pid,
+				       .ts = now },
+				.task_id = t->abi.id,
+				.kind = t->abi.wait_kind,
+				.flags = AI_REC_WAIT_F_CURRENT,
+				.obj = t->abi.wait_obj,
+				.holder_id = t->wait_for,
+				.await_desc = t->chain_len ? t->chain[0].at : 0,
+			};
+
+			if (t->abi.state != ASYNC_TASK_IDLE || t->abi.wait_kind == ASYNC_WAIT_NONE)
+				continue;
+			handle_event(c, &e, sizeof(e));
+		}
+		ai_snapshot_free(snap);
+	}
+	return c->err;
+}
+
 static int update_lost(struct rec_ctx *c, bool force)
 {
 	uint32_t zero = 0;
@@ -373,11 +423,13 @@ int cmd_record(int argc, char **argv)
 	struct ai_rings_drainer drainer = { 0 };
 	char path[PATH_MAX], exe[PATH_MAX];
 	int err, status = AI_EXIT_OK, child_status = -1;
+	bool help;
 	uint64_t start, deadline = 0, next_lost;
 	pid_t pid;
 
-	argp_err_exit_status = AI_EXIT_USAGE;
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	err = ai_tf_parse_args(&argp, argc, argv, NULL, &help);
+	if (help)
+		return AI_EXIT_OK;
 	if (err)
 		return AI_EXIT_USAGE;
 	ai_setup_libbpf_log();
@@ -550,6 +602,8 @@ int cmd_record(int argc, char **argv)
 	err = ring_buffer__consume(rb);
 	if (err >= 0)
 		err = c.err;
+	if (!err)
+		err = write_current_waits(&c);
 	if (!err)
 		err = update_lost(&c, true);
 	if (!err) {

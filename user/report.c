@@ -14,8 +14,10 @@
 
 #include "commands.h"
 #include "common.h"
+#include "outfile.h"
 #include "summary.h"
 #include "sumopts.h"
+#include "taskfmt.h"
 #include "timeline.h"
 
 /* Exit status of a report on a damaged recording (what was readable was reported). */
@@ -69,7 +71,7 @@ static const char doc[] =
     "docs/report.md.";
 
 static const struct argp_option opts[] = {
-	{ "json", OPT_JSON, NULL, 0, "Print the summary as one JSON document", 0 },
+	{ "json", 'j', NULL, 0, "Print the summary as one JSON document", 0 },
 	{ "pretty", OPT_PRETTY, NULL, 0, "Indent the JSON (implies --json)", 0 },
 	{ "output", 'o', "FILE", 0, "Write the summary to FILE instead of stdout", 0 },
 	{ "timeline", OPT_TIMELINE, "OUT.json", 0, "Write a Chrome trace-event timeline", 0 },
@@ -84,13 +86,20 @@ static const struct argp_option opts[] = {
 	{},
 };
 
+/* An error ai_bad_value or ai_errorf printed already (see ai_tf_parse_args). */
+static int reported(int err)
+{
+	(void)err;
+	return AI_TF_ARG_REPORTED;
+}
+
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	uint64_t v;
 
 	(void)state;
 	switch (key) {
-	case OPT_JSON:
+	case 'j':
 		env.json = true;
 		break;
 	case OPT_PRETTY:
@@ -113,12 +122,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_WIDTH:
 		if (!ai_parse_u64(arg, &v) || v < 10 || v > 10000)
-			return ai_bad_value("--width", arg, "10..10000 columns");
+			return reported(ai_bad_value("--width", arg, "10..10000 columns"));
 		env.width = (unsigned)v;
 		break;
 	case OPT_ROWS:
 		if (!ai_parse_u64(arg, &v) || v > 1000000)
-			return ai_bad_value("--rows", arg, "a number of tasks");
+			return reported(ai_bad_value("--rows", arg, "a number of tasks"));
 		env.rows = (size_t)v;
 		break;
 	case OPT_NO_COLOR:
@@ -130,18 +139,18 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			    "one recording at a time: '%s' and '%s' (see 'async-inspect report "
 			    "--help')",
 			    env.file, arg);
-			return EINVAL;
+			return AI_TF_ARG_REPORTED;
 		}
 		env.file = arg;
 		break;
 	case ARGP_KEY_END:
 		if (!env.file) {
 			ai_errorf("no recording given (see 'async-inspect report --help')");
-			return EINVAL;
+			return AI_TF_ARG_REPORTED;
 		}
 		break;
 	default:
-		return ai_sum_opts_parse(&env.sum, key, arg, EINVAL);
+		return ai_sum_opts_parse(&env.sum, key, arg, AI_TF_ARG_REPORTED);
 	}
 	return 0;
 }
@@ -150,17 +159,19 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 static int write_export(const char *path, const char *what, const struct ai_timeline *tl,
 			int (*fn)(const struct ai_timeline *, FILE *))
 {
-	FILE *f = fopen(path, "we");
-	int err;
+	struct ai_outfile of;
+	int err, e;
 
-	if (!f)
-		return ai_err("create", path, -errno);
-	err = fn(tl, f);
-	if (fclose(f) && !err)
-		err = -errno;
+	err = ai_out_open(&of, path, AI_OUT_PUBLIC);
+	if (err)
+		return ai_err("create", path, err);
+	err = fn(tl, of.f);
+	e = ai_out_finish(&of, !err);
+	if (!err)
+		err = e;
 	if (err)
 		return ai_err("write", path, err);
-	fprintf(stderr, "Wrote %s to %s (%zu tasks).\n", what, path, tl->ntasks);
+	fprintf(stderr, "Wrote %s to %s (%zu tasks).\n", ai_tx(what), ai_tx(path), tl->ntasks);
 	return 0;
 }
 
@@ -168,6 +179,7 @@ static int print_summary(const struct ai_timeline *tl)
 {
 	struct ai_lint_opts lo;
 	struct ai_summary s;
+	struct ai_outfile of;
 	FILE *out = stdout;
 	int err;
 
@@ -183,12 +195,13 @@ static int print_summary(const struct ai_timeline *tl)
 	}
 	ai_summary_sort(&s, env.sum.sort);
 	if (env.output) {
-		out = fopen(env.output, "we");
-		if (!out) {
-			err = ai_err("create", env.output, -errno);
+		err = ai_out_open(&of, env.output, AI_OUT_PUBLIC);
+		if (err) {
+			err = ai_err("create", env.output, err);
 			ai_summary_free(&s);
 			return err;
 		}
+		out = of.f;
 	}
 	if (env.json)
 		ai_summary_print_json(out, &s, env.pretty);
@@ -196,8 +209,12 @@ static int print_summary(const struct ai_timeline *tl)
 		ai_summary_print_text(out, &s, env.sum.top);
 	if (ferror(out))
 		err = -EIO;
-	if (out != stdout && fclose(out) && !err)
-		err = -errno;
+	if (env.output) {
+		int e = ai_out_finish(&of, !err);
+
+		if (!err)
+			err = e;
+	}
 	ai_summary_free(&s);
 	if (err)
 		return ai_err("write", env.output ? env.output : "stdout", err);
@@ -209,11 +226,13 @@ int cmd_report(int argc, char **argv)
 	static const struct argp argp = { opts, parse_opt, "FILE", doc, NULL, NULL, NULL };
 	struct ai_timeline *tl = NULL;
 	bool exports;
+	bool help;
 	char reason[300] = "";
 	int err;
 
-	argp_err_exit_status = AI_EXIT_USAGE;
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	err = ai_tf_parse_args(&argp, argc, argv, NULL, &help);
+	if (help)
+		return AI_EXIT_OK;
 	if (err)
 		return AI_EXIT_USAGE;
 	exports = env.timeline || env.svg || env.text || env.folded_wait;

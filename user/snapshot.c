@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Reading libasync's registry out of a running process: see snapshot.h. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,44 +139,104 @@ static int cmp_task_id(const void *a, const void *b)
 	return x->abi.id < y->abi.id ? -1 : x->abi.id > y->abi.id;
 }
 
-/* One pass over both lists. Returns 0 or a negative errno (allocation only). */
-static int read_once(ai_snap_read_fn read, void *ctx, struct ai_snapshot *s, size_t max_tasks)
+/* Room for one more task record; NULL when out of memory. */
+static struct ai_snap_task *task_slot(struct ai_snapshot *s, size_t *cap)
 {
-	size_t cap = 0;
-	uint64_t addr;
+	if (s->ntasks == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		void *p = realloc(s->tasks, ncap * sizeof(*s->tasks));
 
-	s->ntasks = 0;
-	s->nthreads = 0;
-	s->truncated = false;
+		if (!p)
+			return NULL;
+		s->tasks = p;
+		*cap = ncap;
+	}
+	return &s->tasks[s->ntasks];
+}
 
-	for (addr = s->reg.tasks; addr;) {
+/* Longest walk with only_id: far beyond any real list, short of forever on garbage. */
+#define WALK_MAX (1ull << 26)
+
+/*
+ * Walks the task list keeping every task (keep_id 0, at most max_tasks) or only the one
+ * with id keep_id. A loop is found with Brent's algorithm in O(1) memory, within two
+ * laps of it. Returns 0 or -ENOMEM.
+ */
+static int walk_tasks(ai_snap_read_fn read, void *ctx, struct ai_snapshot *s, size_t max_tasks,
+		      uint64_t keep_id, size_t *cap)
+{
+	uint64_t addr = s->reg.tasks, mark = 0;
+	size_t power = 1, lap = 0;
+
+	s->tasks_end = AI_SNAP_END_OK;
+	for (; addr; s->walked++) {
 		struct ai_snap_task *t;
 
-		if (s->ntasks == max_tasks) {
-			s->truncated = true;
-			break;
+		if (addr == mark) {
+			s->tasks_end = AI_SNAP_END_LOOP;
+			s->bad_addr = addr;
+			return 0;
 		}
-		if (s->ntasks == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			void *p = realloc(s->tasks, ncap * sizeof(*s->tasks));
-
-			if (!p)
-				return -ENOMEM;
-			s->tasks = p;
-			cap = ncap;
+		if (++lap == power) {
+			mark = addr;
+			power *= 2;
+			lap = 0;
 		}
-		t = &s->tasks[s->ntasks];
+		if (!keep_id && s->ntasks == max_tasks) {
+			s->tasks_end = AI_SNAP_END_CAP;
+			return 0;
+		}
+		if (s->walked >= WALK_MAX) {
+			s->tasks_end = AI_SNAP_END_CAP;
+			return 0;
+		}
+		t = task_slot(s, cap);
+		if (!t)
+			return -ENOMEM;
 		memset(t, 0, sizeof(*t));
 		t->addr = addr;
 		if (read(ctx, addr, &t->abi, sizeof(t->abi)) || t->abi.magic != ASYNC_TASK_MAGIC) {
-			s->truncated = true;
-			break;
+			s->tasks_end = AI_SNAP_END_FAULT;
+			s->bad_addr = addr;
+			return 0;
 		}
+		addr = t->abi.reg_next;
+		if (keep_id && t->abi.id != keep_id)
+			continue;
 		read_str(read, ctx, t->abi.name, t->name, sizeof(t->name));
 		walk_chain(read, ctx, t);
 		read_wait(read, ctx, t);
 		s->ntasks++;
-		addr = t->abi.reg_next;
+	}
+	return 0;
+}
+
+/* One pass over both lists. Returns 0 or a negative errno (allocation only). */
+static int read_once(ai_snap_read_fn read, void *ctx, struct ai_snapshot *s, size_t max_tasks,
+		     uint64_t only_id)
+{
+	size_t cap = 0;
+	uint64_t addr;
+	int err;
+
+	s->ntasks = 0;
+	s->nthreads = 0;
+	s->walked = 0;
+	s->bad_addr = 0;
+	err = walk_tasks(read, ctx, s, max_tasks, only_id, &cap);
+	if (err)
+		return err;
+	s->truncated = s->tasks_end != AI_SNAP_END_OK;
+	/* -t: the task it waits for too, for its name */
+	if (only_id && s->ntasks == 1 && s->tasks_end == AI_SNAP_END_OK && s->tasks[0].wait_for &&
+	    s->tasks[0].wait_for != only_id) {
+		size_t walked = s->walked;
+
+		err = walk_tasks(read, ctx, s, max_tasks, s->tasks[0].wait_for, &cap);
+		s->walked = walked;
+		if (err)
+			return err;
+		s->truncated = s->tasks_end != AI_SNAP_END_OK;
 	}
 
 	cap = 0;
@@ -256,14 +318,16 @@ int ai_snapshot_read(ai_snap_read_fn read, void *ctx, uint64_t registry_addr,
 		err = read_header(read, ctx, registry_addr, &s->reg);
 		if (err)
 			goto fail;
-		err = read_once(read, ctx, s, max_tasks);
+		err = read_once(read, ctx, s, max_tasks, opts ? opts->only_id : 0);
 		if (err)
 			goto fail;
 		err = read_header(read, ctx, registry_addr, &after);
 		if (err)
 			goto fail;
-		s->consistent = after.gen == s->reg.gen && !s->truncated;
-		if (s->consistent || s->attempts >= retries)
+		s->consistent = after.gen == s->reg.gen;
+		/* a list that is only longer than the cap is no reason to read it again */
+		if ((s->consistent && (!s->truncated || s->tasks_end == AI_SNAP_END_CAP)) ||
+		    s->attempts >= retries)
 			break;
 	}
 	*out = s;
@@ -331,6 +395,33 @@ uint64_t ai_snap_task_in_state(const struct ai_snapshot *s, const struct ai_snap
 	if (!t->abi.state_since_ns || t->abi.state_since_ns > s->taken_ns)
 		return 0;
 	return s->taken_ns - t->abi.state_since_ns;
+}
+
+const char *ai_snapshot_incomplete(const struct ai_snapshot *s, char *buf, size_t len)
+{
+	const char *why;
+
+	buf[0] = '\0';
+	switch (s->tasks_end) {
+	case AI_SNAP_END_OK:
+		return buf;
+	case AI_SNAP_END_CAP:
+		snprintf(buf, len,
+			 "task list truncated: read %zu of %" PRIu64 " live tasks (the cap is %zu)",
+			 s->ntasks, (uint64_t)s->reg.live_tasks, s->ntasks);
+		return buf;
+	case AI_SNAP_END_LOOP:
+		why = "the list loops back";
+		break;
+	default:
+		why = "a record is unreadable";
+		break;
+	}
+	snprintf(buf, len,
+		 "task list incomplete: %s at 0x%" PRIx64 " (read %zu of %" PRIu64 " live tasks)%s",
+		 why, s->bad_addr, s->ntasks, (uint64_t)s->reg.live_tasks,
+		 s->consistent ? "" : " (it changed while read)");
+	return buf;
 }
 
 const char *ai_snapshot_strerror(int err)

@@ -80,6 +80,14 @@ struct ai_snap_thread {
 	struct async_thread_abi abi;
 };
 
+/* How the walk of the task list ended. */
+enum ai_snap_end {
+	AI_SNAP_END_OK = 0, /* at the list's end */
+	AI_SNAP_END_CAP,    /* max_tasks kept; reg.live_tasks says how many there are */
+	AI_SNAP_END_LOOP,   /* the list leads back into itself (at bad_addr) */
+	AI_SNAP_END_FAULT,  /* a record could not be read or had a bad magic (at bad_addr) */
+};
+
 struct ai_snapshot {
 	uint64_t registry_addr;
 	struct async_registry_abi reg; /* the header read last */
@@ -90,13 +98,21 @@ struct ai_snapshot {
 	size_t nthreads;
 	unsigned attempts; /* whole-registry reads done */
 	bool consistent;   /* `gen` did not change during the read that was kept */
-	bool truncated;	   /* a list walk stopped early (cap, bad magic or fault) */
+	bool truncated;	   /* a list walk stopped early (cap, loop, bad magic or fault) */
+	enum ai_snap_end tasks_end;
+	uint64_t bad_addr; /* LOOP: an address met twice; FAULT: the unreadable record */
+	size_t walked;	   /* task records walked (more than ntasks with only_id) */
 };
 
 struct ai_snap_opts {
 	size_t max_tasks; /* 0: AI_SNAP_MAX_TASKS */
 	unsigned retries; /* 0: AI_SNAP_RETRIES */
 	uint64_t now_ns;  /* 0: ai_now_ns() */
+	/*
+	 * Nonzero: walk the whole list (no cap) but keep only the task with this id and
+	 * the task it waits for, so that any live task is found in bounded memory.
+	 */
+	uint64_t only_id;
 };
 
 /*
@@ -121,6 +137,12 @@ long ai_snapshot_index(const struct ai_snapshot *s, uint64_t id);
 
 /* Time the task has been in its state at the snapshot (0 if it changed since). */
 uint64_t ai_snap_task_in_state(const struct ai_snapshot *s, const struct ai_snap_task *t);
+
+/*
+ * One line about an incomplete task list ("", when complete) into buf: how many tasks
+ * were read of how many live, and why the walk stopped.
+ */
+const char *ai_snapshot_incomplete(const struct ai_snapshot *s, char *buf, size_t len);
 
 /* A short description of a snapshot error, for "failed to read 'registry of PID': <this>". */
 const char *ai_snapshot_strerror(int err);

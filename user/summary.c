@@ -417,9 +417,9 @@ static void print_funcs_table(FILE *f, const struct ai_summary *s, size_t top)
 		if (s->system)
 			fprintf(f, "%-8d ", fn->pid);
 		fprintf(f, "%-24s %7" PRIu64 " %9" PRIu64 " %10s %10s %10s %10s  %s\n",
-			str_or(fn->name, "?"), fn->tasks, fn->polls, DUR(fn->busy_ns),
+			ai_tx(str_or(fn->name, "?")), fn->tasks, fn->polls, DUR(fn->busy_ns),
 			DUR(fn->sched_delay_ns), DUR(fn->idle_ns), DUR(fn->max_poll_ns),
-			str_or(fn->location, "-"));
+			ai_tx(str_or(fn->location, "-")));
 	}
 }
 
@@ -436,12 +436,12 @@ static void print_tasks_table(FILE *f, const struct ai_summary *s, size_t top)
 
 		if (s->system)
 			fprintf(f, "%-8d ", t->pid);
-		fprintf(f,
-			"%8" PRIu64 " %8" PRIu64 " %-20s %-9s %7" PRIu64
-			" %10s %10s %10s %10s  %s\n",
-			t->id, t->parent, str_or(t->function, "?"), str_or(t->state, "?"), t->polls,
-			DUR(t->busy_ns), DUR(t->sched_delay_ns), DUR(t->idle_ns),
-			DUR(t->max_poll_ns), str_or(t->location, "-"));
+		fprintf(
+		    f,
+		    "%8" PRIu64 " %8" PRIu64 " %-20s %-9s %7" PRIu64 " %10s %10s %10s %10s  %s\n",
+		    t->id, t->parent, ai_tx(str_or(t->function, "?")), ai_tx(str_or(t->state, "?")),
+		    t->polls, DUR(t->busy_ns), DUR(t->sched_delay_ns), DUR(t->idle_ns),
+		    DUR(t->max_poll_ns), ai_tx(str_or(t->location, "-")));
 	}
 	if (n < s->ntasks)
 		fprintf(f, "... and %zu more tasks\n", s->ntasks - n);
@@ -457,7 +457,7 @@ static void print_header(FILE *f, const struct ai_summary *s)
 		fprintf(f, "System-wide, %zu processes", s->nprocs);
 	else
 		fprintf(f, "PID %d (%s)", s->pid,
-			s->nprocs && s->procs[0].comm ? s->procs[0].comm : "?");
+			ai_tx(s->nprocs && s->procs[0].comm ? s->procs[0].comm : "?"));
 	fprintf(f, ", %s: %zu tasks, %zu functions, %" PRIu64 " polls\n", DUR(s->duration_ns),
 		s->ntasks, s->nfuncs, polls);
 }
@@ -483,11 +483,12 @@ void ai_summary_print_text(FILE *f, const struct ai_summary *s, size_t top)
 		fprintf(f, "\n");
 		if (s->system)
 			fprintf(f, "[pid %d] ", fn->pid);
-		fprintf(f, "%s: poll duration\n", str_or(fn->name, "?"));
+		fprintf(f, "%s: poll duration\n", ai_tx(str_or(fn->name, "?")));
 		ai_hist_print(f, fn->poll_ns_log2, AI_HIST_SLOTS, "nsecs");
 		if (s->system)
 			fprintf(f, "[pid %d] ", fn->pid);
-		fprintf(f, "%s: scheduling delay (woken -> polled)\n", str_or(fn->name, "?"));
+		fprintf(f, "%s: scheduling delay (woken -> polled)\n",
+			ai_tx(str_or(fn->name, "?")));
 		ai_hist_print(f, fn->sched_delay_ns_log2, AI_HIST_SLOTS, "nsecs");
 	}
 	if (s->nawaits) {
@@ -504,14 +505,15 @@ void ai_summary_print_text(FILE *f, const struct ai_summary *s, size_t top)
 				 str_or(a->callee, "?"));
 			if (s->system)
 				fprintf(f, "%-8d ", a->pid);
-			fprintf(f, "%-40s %9" PRIu64 " %10s %10s  %s\n", name, a->waits,
-				DUR(a->wait_ns), DUR(a->max_wait_ns), str_or(a->location, "-"));
+			fprintf(f, "%-40s %9" PRIu64 " %10s %10s  %s\n", ai_tx(name), a->waits,
+				DUR(a->wait_ns), DUR(a->max_wait_ns),
+				ai_tx(str_or(a->location, "-")));
 		}
 		for (size_t i = 0; i < s->nawaits; i++) {
 			const struct ai_sum_await *a = &s->awaits[i];
 
-			fprintf(f, "\n%s@%s (%s): time waited\n", str_or(a->function, "?"),
-				str_or(a->callee, "?"), str_or(a->location, "-"));
+			fprintf(f, "\n%s@%s (%s): time waited\n", ai_tx(str_or(a->function, "?")),
+				ai_tx(str_or(a->callee, "?")), ai_tx(str_or(a->location, "-")));
 			ai_hist_print(f, a->wait_ns_log2, AI_HIST_SLOTS, "nsecs");
 		}
 	}
@@ -522,15 +524,15 @@ void ai_summary_print_text(FILE *f, const struct ai_summary *s, size_t top)
 		for (size_t i = 0; i < s->nwarnings; i++) {
 			const struct ai_sum_warning *w = &s->warnings[i];
 
-			fprintf(f, "  %s: ", w->kind);
+			fprintf(f, "  %s: ", ai_tx(w->kind));
 			if (s->system)
 				fprintf(f, "[pid %d] ", w->pid);
-			fprintf(f, "%s\n", str_or(w->detail, ""));
+			fprintf(f, "%s\n", ai_tx(str_or(w->detail, "")));
 		}
 	}
 	fprintf(f, "\nLost:");
 	for (size_t i = 0; i < s->nlost; i++)
-		fprintf(f, " %s=%" PRIu64, s->lost[i].name, s->lost[i].value);
+		fprintf(f, " %s=%" PRIu64, ai_tx(s->lost[i].name), s->lost[i].value);
 	fprintf(f, "\n");
 	fflush(f);
 }

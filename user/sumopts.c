@@ -3,6 +3,7 @@
 #include <argp.h>
 #include <errno.h>
 
+#include "cli.h"
 #include "common.h"
 #include "sumopts.h"
 
@@ -27,20 +28,21 @@ int ai_sum_opts_parse(struct ai_sum_opts *o, int key, const char *arg, int bad)
 		expected = "a number of rows";
 		break;
 	case AI_SUM_OPT_LONG_POLL:
-		if (ai_parse_u64(arg, &v) && v && v <= 3600000) {
-			o->long_poll_ns = v * 1000000ull;
+		/* a bare number is milliseconds; "500us" or "2s" say their unit */
+		if (ai_parse_duration(arg, AI_NS_PER_MS, &v) && v && v <= 3600 * AI_NS_PER_SEC) {
+			o->long_poll_ns = v;
 			return 0;
 		}
 		opt = "--long-poll";
-		expected = "milliseconds (1..3600000)";
+		expected = "milliseconds or a duration (1..3600000 ms)";
 		break;
 	case AI_SUM_OPT_LOST_WAKER:
-		if (ai_parse_u64(arg, &v) && v && v <= 86400000) {
-			o->lost_waker_ns = v * 1000000ull;
+		if (ai_parse_duration(arg, AI_NS_PER_MS, &v) && v && v <= 86400 * AI_NS_PER_SEC) {
+			o->lost_waker_ns = v;
 			return 0;
 		}
 		opt = "--lost-waker";
-		expected = "milliseconds (1..86400000)";
+		expected = "milliseconds or a duration (1..86400000 ms)";
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

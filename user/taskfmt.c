@@ -10,9 +10,11 @@
 
 #include <bpf/libbpf.h>
 
+#include "cli.h"
 #include "common.h"
 #include "desc.h"
 #include "execlib.h"
+#include "names.h"
 #include "proc.h"
 #include "summary.h"
 #include "taskfmt.h"
@@ -244,26 +246,27 @@ void ai_tf_print_task(FILE *f, const struct ai_taskfmt *tf, const struct ai_snap
 	const char *l, *sa, *w, *lf;
 
 	ai_tf_function(tf, t, fn, sizeof(fn));
-	fprintf(f, "%*sTask #%" PRIu64 ": %s", indent, "", (uint64_t)t->abi.id, fn);
+	fprintf(f, "%*sTask #%" PRIu64 ": %s", indent, "", (uint64_t)t->abi.id, ai_tx(fn));
 	if (t->name[0] && strcmp(t->name, fn))
-		fprintf(f, " \"%s\"", t->name);
+		fprintf(f, " \"%s\"", ai_tx(t->name));
 	fputc('\n', f);
-	fprintf(f, "%*s  State:    %s (%s)\n", indent, "", ai_tf_state(tf, t, st, sizeof(st)),
+	fprintf(f, "%*s  State:    %s (%s)\n", indent, "",
+		ai_tx(ai_tf_state(tf, t, st, sizeof(st))),
 		ai_fmt_duration(ai_snap_task_in_state(tf->snap, t), dur, sizeof(dur)));
 	l = ai_tf_location(tf, t, loc, sizeof(loc));
 	if (l)
-		fprintf(f, "%*s  Location: %s\n", indent, "", l);
+		fprintf(f, "%*s  Location: %s\n", indent, "", ai_tx(l));
 	sa = ai_tf_stuck_at(tf, t, stuck, sizeof(stuck));
 	if (sa) {
 		lf = ai_tf_leaf_location(tf, t, leaf, sizeof(leaf));
 		if (lf && l && strcmp(lf, l))
-			fprintf(f, "%*s  Stuck at: %s (%s)\n", indent, "", sa, lf);
+			fprintf(f, "%*s  Stuck at: %s (%s)\n", indent, "", ai_tx(sa), ai_tx(lf));
 		else
-			fprintf(f, "%*s  Stuck at: %s\n", indent, "", sa);
+			fprintf(f, "%*s  Stuck at: %s\n", indent, "", ai_tx(sa));
 	}
 	w = ai_tf_wait(tf, t, wait, sizeof(wait));
 	if (w)
-		fprintf(f, "%*s  Waits on: %s\n", indent, "", w);
+		fprintf(f, "%*s  Waits on: %s\n", indent, "", ai_tx(w));
 	fprintf(f, "%*s  Polls:    %" PRIu64, indent, "", (uint64_t)t->abi.polls);
 	if (t->abi.parent_id)
 		fprintf(f, ", spawned by task #%" PRIu64, (uint64_t)t->abi.parent_id);
@@ -274,11 +277,11 @@ void ai_tf_print_task(FILE *f, const struct ai_taskfmt *tf, const struct ai_snap
 			const char *name = ai_tf_desc_function(tf, t->chain[i].fn);
 			const char *c = t->chain[i].at ? frame_callee(tf, t, i) : NULL;
 
-			fprintf(f, "%*s    %u: %s", indent, "", i, name ? name : "?");
+			fprintf(f, "%*s    %u: %s", indent, "", i, ai_tx(name ? name : "?"));
 			if (t->chain[i].at)
 				fprintf(f, "  at %s  %s().await",
-					ai_tf_desc_loc(tf, t->chain[i].at, loc, sizeof(loc)),
-					c ? c : "?");
+					ai_tx(ai_tf_desc_loc(tf, t->chain[i].at, loc, sizeof(loc))),
+					ai_tx(c ? c : "?"));
 			fputc('\n', f);
 		}
 		if (t->chain_end == AI_CHAIN_TRUNCATED)
@@ -390,16 +393,33 @@ int ai_tf_open(pid_t pid, uint64_t *registry_addr, struct ai_proc_descs **descs)
 	return 0;
 }
 
-int ai_tf_snapshot(pid_t pid, uint64_t registry_addr, struct ai_snapshot **out)
+int ai_tf_snapshot(pid_t pid, uint64_t registry_addr, uint64_t only_id, bool whole,
+		   struct ai_snapshot **out)
 {
-	char what[48];
-	int err = ai_snapshot_take(pid, registry_addr, NULL, out);
+	static bool warned;
+	struct ai_snap_opts opts = { .only_id = only_id };
+	const struct ai_snapshot *s;
+	char why[256];
+	int err = ai_snapshot_take(pid, registry_addr, &opts, out);
 
 	if (err) {
-		snprintf(what, sizeof(what), "libasync registry of process %d", (int)pid);
-		ai_errorf("failed to read '%s': %s", what, ai_snapshot_strerror(err));
+		ai_errorf("failed to read 'libasync registry of process %d': %s", (int)pid,
+			  ai_snapshot_strerror(err));
+		return err;
 	}
-	return err;
+	s = *out;
+	if (!ai_snapshot_incomplete(s, why, sizeof(why))[0])
+		return 0;
+	if (s->tasks_end != AI_SNAP_END_CAP && ((!s->ntasks && !only_id) || whole)) {
+		ai_errorf("failed to read 'libasync registry of process %d': %s", (int)pid, why);
+		ai_snapshot_free(*out);
+		*out = NULL;
+		return s->tasks_end == AI_SNAP_END_LOOP ? -ELOOP : -EFAULT;
+	}
+	if (!warned)
+		ai_warnf("%s", why);
+	warned = true;
+	return 0;
 }
 
 /* ---- argument parsing ------------------------------------------------------------- */
@@ -548,22 +568,12 @@ int ai_tf_parse_pid(const char *s, pid_t *pid)
 
 int ai_tf_parse_secs(const char *opt, const char *s, uint64_t *ns)
 {
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (end != s && !strcmp(end, "ms"))
-		v /= 1000;
-	else if (end != s && !strcmp(end, "s"))
-		;
-	else if (end == s || *end)
-		v = -1;
-	if (errno || !(v >= 0) || v > 1e6) {
-		ai_errorf("failed to parse %s '%s': not a number of seconds", opt, s);
+	if (!ai_parse_duration(s, AI_NS_PER_SEC, ns)) {
+		ai_errorf("failed to parse %s '%s': not a number of seconds or a duration (500ms, "
+			  "2s, 1m)",
+			  opt, s);
 		return -EINVAL;
 	}
-	*ns = (uint64_t)(v * 1e9);
 	return 0;
 }
 

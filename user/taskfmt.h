@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "json.h"
+#include "names.h"
 #include "snapshot.h"
 
 struct ai_proc_descs;
@@ -66,8 +67,14 @@ void ai_tf_json_task(struct ai_json *j, const struct ai_taskfmt *tf, const struc
  * descriptor tables. Prints the one-line error itself and returns a negative errno.
  */
 int ai_tf_open(pid_t pid, uint64_t *registry_addr, struct ai_proc_descs **descs);
-/* Takes a snapshot; prints the error itself. */
-int ai_tf_snapshot(pid_t pid, uint64_t registry_addr, struct ai_snapshot **out);
+/*
+ * Takes a snapshot (only_id: see struct ai_snap_opts); prints the error itself. A task
+ * list that could not be walked to its end (a loop, an unreadable record) is an error
+ * when nothing was read, or when `whole` (a verdict about every task needs them all);
+ * otherwise it, and a list longer than the cap, is one warning line (once per run).
+ */
+int ai_tf_snapshot(pid_t pid, uint64_t registry_addr, uint64_t only_id, bool whole,
+		   struct ai_snapshot **out);
 
 /*
  * argp for the four commands, with one-line errors: --help/--usage print and set

@@ -15,6 +15,7 @@
 #include "common.h"
 #include "desc.h"
 #include "json.h"
+#include "names.h"
 #include "snapshot.h"
 #include "taskfmt.h"
 
@@ -78,6 +79,7 @@ static void print_json(const struct ai_taskfmt *tf, pid_t pid, uint64_t only)
 	ai_json_kv_u64(&j, "live_tasks", s->reg.live_tasks);
 	ai_json_kv_u64(&j, "spawned_tasks", s->reg.spawned_tasks);
 	ai_json_kv_bool(&j, "consistent", s->consistent);
+	ai_json_kv_bool(&j, "truncated", s->truncated);
 	ai_json_key(&j, "threads");
 	ai_json_array_begin(&j);
 	for (size_t i = 0; i < s->nthreads; i++) {
@@ -113,9 +115,15 @@ static void print_text(const struct ai_taskfmt *tf, pid_t pid, uint64_t only)
 	for (size_t i = 0; i < s->nthreads; i++)
 		busy += s->threads[i].abi.task_id != 0;
 	if (!only) {
+		char shown[64] = "";
+
+		if (s->truncated)
+			snprintf(shown, sizeof(shown), " [showing %zu of %" PRIu64 "]", s->ntasks,
+				 (uint64_t)s->reg.live_tasks);
 		printf("PID %d: %zu live tasks (%" PRIu64 " spawned), %zu runtime threads "
-		       "(%zu polling now)%s\n\n",
-		       (int)pid, s->ntasks, (uint64_t)s->reg.spawned_tasks, s->nthreads, busy,
+		       "(%zu polling now)%s%s\n\n",
+		       (int)pid, s->truncated ? (size_t)s->reg.live_tasks : s->ntasks,
+		       (uint64_t)s->reg.spawned_tasks, s->nthreads, busy, shown,
 		       s->consistent ? "" : " [registry changed while read: a mix of moments]");
 	}
 	for (size_t i = 0; i < s->ntasks; i++) {
@@ -144,7 +152,7 @@ int cmd_tasks(int argc, char **argv)
 	err = ai_tf_open(a.pid, &reg, &descs);
 	if (err)
 		goto cleanup;
-	err = ai_tf_snapshot(a.pid, reg, &snap);
+	err = ai_tf_snapshot(a.pid, reg, a.id, false, &snap);
 	if (err)
 		goto cleanup;
 	if (a.id && !ai_snapshot_find(snap, a.id)) {

@@ -29,10 +29,11 @@
 #include "common.h"
 #include "desc.h"
 #include "execlib.h"
+#include "names.h"
 #include "proc.h"
 #include "snapshot.h"
 #include "taskfmt.h"
-#include "trace.h"
+#include "bpf/trace.h"
 #include "trace.skel.h"
 #include "waitgraph.h"
 
@@ -267,15 +268,16 @@ static void render(struct top *tp, const struct ai_snapshot *s, struct row *rows
 	}
 	if (tp->tty)
 		fputs("\033[H", stdout);
-	line(tp, cols, "async-inspect top - PID %d (%s) - %s%s", (int)tp->pid, tp->comm,
+	line(tp, cols, "async-inspect top - PID %d (%s) - %s%s", (int)tp->pid, ai_tx(tp->comm),
 	     ai_fmt_duration(elapsed_ns, d1, sizeof(d1)),
 	     ncycles ? "   DEADLOCK: circular wait" : "");
 	line(tp, cols,
 	     "Tasks: %zu live (%zu running, %zu scheduled, %zu idle), %" PRIu64
 	     " spawned   Threads: %zu   Sort: %s%s",
 	     n, running, sched, idle, (uint64_t)s->reg.spawned_tasks, s->nthreads,
-	     sort_names[g_sort], g_reverse ? " (reversed)" : "");
-	line(tp, cols, "%s", tp->bpf ? "busy/sched/idle: since top attached (BPF)" : tp->bpf_note);
+	     ai_tx(sort_names[g_sort]), g_reverse ? " (reversed)" : "");
+	line(tp, cols, "%s",
+	     ai_tx(tp->bpf ? "busy/sched/idle: since top attached (BPF)" : tp->bpf_note));
 	line(tp, cols, "%s",
 	     tp->tty ? "keys: b busy  p polls  s sched  i idle  t time  n id  r reverse  q quit"
 		     : "");
@@ -300,11 +302,12 @@ static void render(struct top *tp, const struct ai_snapshot *s, struct row *rows
 		line(tp, cols,
 		     "%7" PRIu64 " %-16.16s %-28.28s %8s %8s %8s %8s %8" PRIu64
 		     " %7.1f  %-28.28s %s",
-		     (uint64_t)r->t->abi.id, fn, st, ai_fmt_duration(r->in_state, d1, sizeof(d1)),
-		     dur(r->bt.busy_ns, d2, sizeof(d2), r->have_bt),
-		     dur(r->bt.sched_ns, d3, sizeof(d3), r->have_bt),
-		     dur(r->bt.idle_ns, d4, sizeof(d4), r->have_bt), (uint64_t)r->t->abi.polls,
-		     r->pps, l ? l : "-", r->warn);
+		     (uint64_t)r->t->abi.id, ai_tx(fn), ai_tx(st),
+		     ai_fmt_duration(r->in_state, d1, sizeof(d1)),
+		     ai_tx(dur(r->bt.busy_ns, d2, sizeof(d2), r->have_bt)),
+		     ai_tx(dur(r->bt.sched_ns, d3, sizeof(d3), r->have_bt)),
+		     ai_tx(dur(r->bt.idle_ns, d4, sizeof(d4), r->have_bt)),
+		     (uint64_t)r->t->abi.polls, r->pps, ai_tx(l ? l : "-"), ai_tx(r->warn));
 		shown++;
 	}
 	if (tp->tty)
@@ -633,8 +636,12 @@ int cmd_top(int argc, char **argv)
 		if (now >= next_ns) {
 			err = refresh(&tp, start_ns);
 			if (err) {
-				if (tp.a.cmd)
-					continue; /* exiting: reaped on the next turn */
+				if (tp.a.cmd) {
+					/* exiting: reaped on the next turn, its status ours */
+					err = 0;
+					wait_key(&tp, 10000000ull, &quit);
+					continue;
+				}
 				term_restore(&tp);
 				snprintf(what, sizeof(what), "%d", (int)tp.pid);
 				if (process_gone(tp.pid)) {

@@ -27,13 +27,15 @@
 #include "execlib.h"
 #include "chains.h"
 #include "foldedwait.h"
+#include "names.h"
+#include "outfile.h"
 #include "proc.h"
 #include "rings.h"
 #include "snapshot.h"
 #include "summary.h"
 #include "sumopts.h"
 #include "taskfmt.h"
-#include "trace.h"
+#include "bpf/trace.h"
 #include "trace.skel.h"
 
 static struct trace_env {
@@ -96,7 +98,7 @@ static const struct argp_option opts[] = {
 	{ "duration", 'd', "SECS", 0, "Stop after SECS seconds", 0 },
 	{ "interval", 'i', "SECS", 0, "Print a table of the busiest functions and tasks every SECS",
 	  0 },
-	{ "json", OPT_JSON, NULL, 0, "Print the final summary as one JSON document", 0 },
+	{ "json", 'j', NULL, 0, "Print the final summary as one JSON document", 0 },
 	{ "pretty", OPT_PRETTY, NULL, 0, "Indent the JSON", 0 },
 	{ "output", 'o', "FILE", 0, "Write the final summary to FILE instead of stdout", 0 },
 	AI_SUM_ARGP_OPTIONS,
@@ -138,13 +140,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'd':
 		if (!ai_parse_secs(arg, &env.duration))
-			return bad_value("-d", arg, "a positive number of seconds");
+			return bad_value("-d", arg, "a positive duration (2, 2s, 500ms, 1m)");
 		break;
 	case 'i':
 		if (!ai_parse_secs(arg, &env.interval))
-			return bad_value("-i", arg, "a positive number of seconds");
+			return bad_value("-i", arg, "a positive duration (2, 2s, 500ms, 1m)");
 		break;
-	case OPT_JSON:
+	case 'j':
 		env.json = true;
 		break;
 	case OPT_PRETTY:
@@ -997,7 +999,7 @@ static int print_interval(struct trace_ctx *c, int32_t pid, uint64_t since_ns)
 		ai_summary_sort(&s, env.sum.sort);
 		s.duration_ns = ai_now_ns() - since_ns;
 		strftime(ts, sizeof(ts), "%H:%M:%S", localtime_r(&now, &tm));
-		fprintf(out, "%s  (the last %s)\n", ts,
+		fprintf(out, "%s  (the last %s)\n", ai_tx(ts),
 			ai_fmt_duration(s.duration_ns, dur, sizeof(dur)));
 		ai_summary_print_table(out, &s, env.sum.top);
 	}
@@ -1008,13 +1010,15 @@ static int print_interval(struct trace_ctx *c, int32_t pid, uint64_t since_ns)
 static int print_final(struct trace_ctx *c, int32_t pid)
 {
 	struct ai_summary s;
+	struct ai_outfile of;
 	FILE *out = stdout;
 	int err;
 
 	if (env.output) {
-		out = fopen(env.output, "we");
-		if (!out)
-			return ai_err("open", env.output, -errno);
+		err = ai_out_open(&of, env.output, AI_OUT_PUBLIC);
+		if (err)
+			return ai_err("create", env.output, err);
+		out = of.f;
 	}
 	err = build_summary(c, &s, pid, true);
 	if (!err) {
@@ -1028,8 +1032,12 @@ static int print_final(struct trace_ctx *c, int32_t pid)
 		ai_err("build", "the summary", err);
 	}
 	ai_summary_free(&s);
-	if (out != stdout && fclose(out) && !err)
-		err = ai_err("write", env.output, -errno);
+	if (env.output) {
+		int e = ai_out_finish(&of, !err);
+
+		if (e && !err)
+			err = ai_err("write", env.output, e);
+	}
 	return err;
 }
 
@@ -1119,6 +1127,11 @@ int cmd_trace(int argc, char **argv)
 
 	if (ai_check_bpf_privileges())
 		return AI_EXIT_FAIL;
+	/* refuse an unusable -o now, not after the whole measurement */
+	if (env.output && (err = ai_out_check(env.output))) {
+		ai_err("create", env.output, err);
+		return AI_EXIT_FAIL;
+	}
 	/* the object holding the probes */
 	if (env.system) {
 		if (system_libs(&libs))
@@ -1243,7 +1256,7 @@ int cmd_trace(int argc, char **argv)
 	if (!env.json && !env.output) {
 		if (env.system)
 			fprintf(stderr, "Tracing every process using %s%s... Ctrl-C to end.\n",
-				libs.paths[0], libs.n > 1 ? " (and other copies)" : "");
+				ai_tx(libs.paths[0]), libs.n > 1 ? " (and other copies)" : "");
 		else if (env.pid)
 			fprintf(stderr, "Tracing PID %d... Ctrl-C to end.\n", (int)env.pid);
 	}

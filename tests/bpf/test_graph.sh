@@ -65,3 +65,18 @@ assert_eq "no such pid exit" 1 $?
 assert_eq "not libasync exit" 1 $?
 grep -q "not a libasync program" "$TMP/e" || fail "wrong message: $(cat "$TMP/e")"
 "$AI" graph --help | grep -q EXAMPLES || fail "--help has no EXAMPLES"
+
+# ---- the target exits during -d: noticed at once, what the window saw is printed --------
+bg "$EX/fetch_user" --users 3 --io-ms 1000 >/dev/null 2>&1
+fu=$BG_PID
+for _ in $(seq 50); do "$AI" tasks -p "$fu" >/dev/null 2>&1 && break; sleep 0.1; done
+t0=$(date +%s%N)
+"$AI" graph -p "$fu" -d 30 >"$TMP/ex.txt" 2>"$TMP/ex.err"
+assert_eq "graph -d on a target that exits: exit" 0 $?
+took=$((($(date +%s%N) - t0) / 1000000))
+[ "$took" -lt 15000 ] || fail "graph waited ${took} ms for a target that exited after ~2 s"
+grep -q "^PID $fu exited while watched: no live tasks, [0-9]* more seen only while watching" \
+	"$TMP/ex.txt" || fail "no exit header: $(cat "$TMP/ex.txt" "$TMP/ex.err")"
+grep -q "#[0-9]* fetch_user  \[ended" "$TMP/ex.txt" || fail "the window's tasks are missing: $(cat "$TMP/ex.txt")"
+grep -q "fetch_user -> #1 main: 1" "$TMP/ex.txt" || fail "the window's wakes are missing: $(cat "$TMP/ex.txt")"
+ok "graph -d: the target's exit noticed after ${took} ms, the window printed"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// fuzz-sources: user/desc.c user/proc.c user/common.c
+// fuzz-sources: user/desc.c user/proc.c user/common.c user/outfile.c user/cli.c
 /*
  * libFuzzer target for the descriptor-section reader (user/desc.c): any input must give
  * an error or a table whose every string is readable, never a crash, a leak or an

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// fuzz-sources: user/symbolize.c user/proc.c user/common.c user/desc.c
+// fuzz-sources: user/symbolize.c user/proc.c user/common.c user/desc.c user/outfile.c
+// fuzz-sources: user/cli.c
 /*
  * libFuzzer target for the symbolizer's ELF reader (user/symbolize.c): the objects a
  * profiled process maps (and the vDSO image read from its memory) are untrusted input.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// fuzz-sources: user/recfile.c
+// fuzz-sources: user/recfile.c user/outfile.c
 /*
  * libFuzzer target for the recording reader (user/recfile.c): any input must give an
  * error or a (possibly partial) result, never a crash, a leak or an unbounded

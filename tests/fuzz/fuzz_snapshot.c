@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // fuzz-sources: user/snapshot.c user/waitgraph.c user/proc.c user/common.c user/desc.c
+// fuzz-sources: user/outfile.c user/cli.c
 /*
  * libFuzzer target for the registry reader (user/snapshot.c) and the cycle search
  * (user/waitgraph.c): the memory of a traced process is untrusted input that changes

@@ -21,6 +21,7 @@
 
 #include "async/future.h"
 #include "desc.h"
+#include "names.h"
 #include "proc.h"
 
 volatile unsigned short libasync_unit_probe_semaphore __attribute__((section(".probes")));

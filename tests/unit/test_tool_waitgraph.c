@@ -398,16 +398,28 @@ static void test_snapshot_list_damage(void **state)
 	fake_task_init(&m, &t2, 2, n2);
 	link_tasks(&reg, list, 2);
 
-	/* a list that loops back is capped (and the duplicate ids dropped) */
+	/*
+	 * A list that loops back is found at once (within two laps, not at the cap) and
+	 * said to loop, not to have changed while read (the duplicate ids dropped).
+	 */
 	t2.abi.reg_next = U64(&t1.abi);
 	assert_int_equal(ai_snapshot_read(fake_read, &m, U64(&reg),
 					  &(struct ai_snap_opts){ .max_tasks = 50, .now_ns = 1 },
 					  &s),
 			 0);
 	assert_true(s->truncated);
-	assert_false(s->consistent);
+	assert_int_equal(s->tasks_end, AI_SNAP_END_LOOP);
+	assert_true(s->consistent);
+	assert_true(s->walked <= 4);
 	assert_int_equal(s->attempts, AI_SNAP_RETRIES);
 	assert_int_equal(s->ntasks, 2);
+	{
+		char why[256];
+
+		ai_snapshot_incomplete(s, why, sizeof(why));
+		assert_non_null(strstr(why, "loops back"));
+		assert_null(strstr(why, "changed"));
+	}
 	ai_snapshot_free(s);
 
 	/* a freed record (bad magic) ends the walk with what was read */
@@ -415,9 +427,42 @@ static void test_snapshot_list_damage(void **state)
 	t2.abi.magic = 0xdead;
 	assert_int_equal(ai_snapshot_read(fake_read, &m, U64(&reg), &opts, &s), 0);
 	assert_true(s->truncated);
+	assert_int_equal(s->tasks_end, AI_SNAP_END_FAULT);
+	assert_int_equal(s->bad_addr, U64(&t2.abi));
 	assert_int_equal(s->ntasks, 1);
 	ai_snapshot_free(s);
 	t2.abi.magic = ASYNC_TASK_MAGIC;
+
+	/* longer than the cap: truncated, with the real count, read once, not "changed" */
+	assert_int_equal(ai_snapshot_read(fake_read, &m, U64(&reg),
+					  &(struct ai_snap_opts){ .max_tasks = 1, .now_ns = 1 },
+					  &s),
+			 0);
+	assert_true(s->truncated);
+	assert_int_equal(s->tasks_end, AI_SNAP_END_CAP);
+	assert_true(s->consistent);
+	assert_int_equal(s->attempts, 1);
+	assert_int_equal(s->ntasks, 1);
+	{
+		char why[256];
+
+		ai_snapshot_incomplete(s, why, sizeof(why));
+		assert_string_equal(why,
+				    "task list truncated: read 1 of 2 live tasks (the cap is 1)");
+	}
+	ai_snapshot_free(s);
+
+	/* -t: a task beyond the cap is found; only it is kept */
+	assert_int_equal(
+	    ai_snapshot_read(fake_read, &m, U64(&reg),
+			     &(struct ai_snap_opts){ .max_tasks = 1, .now_ns = 1, .only_id = 2 },
+			     &s),
+	    0);
+	assert_false(s->truncated);
+	assert_int_equal(s->ntasks, 1);
+	assert_int_equal(s->tasks[0].abi.id, 2);
+	assert_string_equal(s->tasks[0].name, "b");
+	ai_snapshot_free(s);
 
 	/* gen changing during every read: retried, then kept as inconsistent */
 	m.bump_after = 1;

@@ -35,6 +35,7 @@
 #define EXIT_FOUND    1
 #define EXIT_ERROR    2
 #define MAX_SNAPSHOTS 11
+#define MAX_TORN      50 /* snapshots of a busy list taken again before giving up */
 
 #define TICK_NS 2000000ull /* how often the worker threads' records are read */
 
@@ -529,6 +530,7 @@ int cmd_diagnose(int argc, char **argv)
 	struct ai_cgroup_cpu cg = { 0 };
 	struct ai_taskfmt tf;
 	size_t nsnaps = 0;
+	unsigned torn = 0;
 	uint64_t reg, start, window = 0;
 	bool help, found = false;
 	int err;
@@ -584,13 +586,34 @@ int cmd_diagnose(int argc, char **argv)
 				err = ai_err("read", "the registry of the target", -ESRCH);
 				goto cleanup;
 			}
-			/* findings are about every task: a list not read to its end is an error */
-			err = ai_tf_snapshot(a.pid, reg, 0, true, &s);
+			/*
+			 * Findings are about every task: a list not read to its end is no
+			 * snapshot. Torn by a busy target (it changed under every retry of
+			 * the read), it is taken again at the next tick; damaged while it
+			 * stood still, it is an error.
+			 */
+			err = ai_snapshot_take(a.pid, reg, NULL, &s);
 			if (err) {
 				if (nsnaps >= 2 && !ai_proc_alive(a.pid)) {
 					err = 0;
 					break;
 				}
+				ai_errorf("failed to read 'libasync registry of process %d': %s",
+					  (int)a.pid, ai_snapshot_strerror(err));
+				goto cleanup;
+			}
+			if (s->truncated && s->tasks_end != AI_SNAP_END_CAP) {
+				char why[256];
+
+				if (!s->consistent && ++torn <= MAX_TORN) {
+					ai_snapshot_free(s);
+					next_snap = ai_now_ns() + TICK_NS;
+					goto tick;
+				}
+				err = s->tasks_end == AI_SNAP_END_LOOP ? -ELOOP : -EFAULT;
+				ai_errorf("failed to read 'libasync registry of process %d': %s",
+					  (int)a.pid, ai_snapshot_incomplete(s, why, sizeof(why)));
+				ai_snapshot_free(s);
 				goto cleanup;
 			}
 			snaps[nsnaps++] = s;
@@ -603,6 +626,7 @@ int cmd_diagnose(int argc, char **argv)
 			if (next_snap > start + a.duration_ns)
 				next_snap = start + a.duration_ns;
 		}
+	tick:
 		if (ai_exiting && nsnaps >= 2)
 			break;
 		if (pw)

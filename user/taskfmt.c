@@ -411,10 +411,11 @@ int ai_tf_snapshot(pid_t pid, uint64_t registry_addr, uint64_t only_id, bool who
 	if (!ai_snapshot_incomplete(s, why, sizeof(why))[0])
 		return 0;
 	if (s->tasks_end != AI_SNAP_END_CAP && ((!s->ntasks && !only_id) || whole)) {
+		err = s->tasks_end == AI_SNAP_END_LOOP ? -ELOOP : -EFAULT;
 		ai_errorf("failed to read 'libasync registry of process %d': %s", (int)pid, why);
 		ai_snapshot_free(*out);
 		*out = NULL;
-		return s->tasks_end == AI_SNAP_END_LOOP ? -ELOOP : -EFAULT;
+		return err;
 	}
 	if (!warned)
 		ai_warnf("%s", why);

@@ -754,7 +754,9 @@ static __attribute__((always_inline)) inline void run_task_impl(struct async__wo
 			}
 		} else {
 			ns = s & ~T_RUNNING;
-			async__store(&t->abi.state, ASYNC_TASK_IDLE);
+			/* release (a plain store on x86): a reader that sees IDLE also sees
+			 * what the poll stored before it returned */
+			__atomic_store_n(&t->abi.state, ASYNC_TASK_IDLE, __ATOMIC_RELEASE);
 			since(t, w->now);
 			if (atomic_compare_exchange_weak_explicit(
 				&t->st, &s, ns, memory_order_acq_rel, memory_order_acquire))

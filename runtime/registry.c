@@ -55,7 +55,8 @@ void async__registry_link(struct async_task *t)
 	t->abi.reg_next = (uint64_t)(uintptr_t)head;
 	if (head)
 		head->reg_prev = (uint64_t)(uintptr_t)&t->abi;
-	async__store(&async_registry.tasks, (uint64_t)(uintptr_t)&t->abi);
+	/* release: a reader in this process that follows the head sees the record whole */
+	__atomic_store_n(&async_registry.tasks, (uint64_t)(uintptr_t)&t->abi, __ATOMIC_RELEASE);
 	async__store(&async_registry.live_tasks, async_registry.live_tasks + 1);
 	async__store(&async_registry.spawned_tasks, async_registry.spawned_tasks + 1);
 	async__store(&async_registry.gen, async_registry.gen + 1);
@@ -107,7 +108,7 @@ struct async__thread *async__thread_register(enum async_thread_kind kind, unsign
 	t->abi.index = index;
 	lock();
 	t->abi.next = async_registry.threads;
-	async__store(&async_registry.threads, (uint64_t)(uintptr_t)&t->abi);
+	__atomic_store_n(&async_registry.threads, (uint64_t)(uintptr_t)&t->abi, __ATOMIC_RELEASE);
 	async__store(&async_registry.gen, async_registry.gen + 1);
 	unlock();
 	if (ASYNC_PROBE_ENABLED(thread_start))

@@ -14,9 +14,11 @@ src=$ROOT/tests/bpf/diagnose_bugs.c
 
 site() { grep -n "site:$1 \?" "$src" | cut -d: -f1; }
 
-# Starts diagnose_bugs BUG [AFTER_MS]; with no AFTER_MS waits for its "ready" line.
+# Starts diagnose_bugs BUG [AFTER_MS] with its output in $TMP/BUG.out; with no AFTER_MS
+# waits for its "ready" line. Sets PID.
 start_bug() {
-	bg "$BUGS" "$@" >"$TMP/bug.out" 2>&1
+	local out=$TMP/$1.out
+	bg "$BUGS" "$@" >"$out" 2>&1
 	PID=$BG_PID
 	if [ $# -gt 1 ]; then # only until it runs the program (not the forked shell)
 		for _ in $(seq 100); do
@@ -26,57 +28,70 @@ start_bug() {
 		fail "diagnose_bugs $* did not start"
 	fi
 	for _ in $(seq 100); do
-		grep -q ready "$TMP/bug.out" && return 0
+		grep -q ready "$out" && return 0
 		sleep 0.05
 	done
-	fail "diagnose_bugs $* never got ready: $(cat "$TMP/bug.out")"
+	fail "diagnose_bugs $* never got ready: $(cat "$out")"
 }
 
-# check_bug BUG KIND FUNCTION: the first finding of $TMP/d.json names them and the site.
+# check_first BUG KIND FUNCTION HOW JSON: the first finding names them and the site.
 check_first() {
-	local bug=$1 kind=$2 fn=$3 how=$4 line
+	local bug=$1 kind=$2 fn=$3 how=$4 json=$5 line
 	line=$(site "$bug")
 	[ -n "$line" ] || fail "no site:$bug in $src"
-	assert_eq "$bug ($how): first finding" "$kind" "$(json_eval "$TMP/d.json" 'd["findings"][0]["kind"]')"
-	assert_eq "$bug ($how): function" "$fn" "$(json_eval "$TMP/d.json" 'd["findings"][0]["function"]["function"]')"
+	assert_eq "$bug ($how): first finding" "$kind" "$(json_eval "$json" 'd["findings"][0]["kind"]')"
+	assert_eq "$bug ($how): function" "$fn" "$(json_eval "$json" 'd["findings"][0]["function"]["function"]')"
 	assert_eq "$bug ($how): await point" "tests/bpf/diagnose_bugs.c:$line" \
-		"$(json_eval "$TMP/d.json" 'd["findings"][0]["await"]["location"]')"
+		"$(json_eval "$json" 'd["findings"][0]["await"]["location"]')"
 }
 
-diagnose_bug() { # BUG KIND FUNCTION TASKS
-	local bug=$1 kind=$2 fn=$3 tasks=$4 rc
+diagnose_bug() { # BUG KIND FUNCTION TASKS (runs in a subshell of its own)
+	local bug=$1 kind=$2 fn=$3 tasks=$4 rc json=$TMP/$1.json txt=$TMP/$1.txt
 
 	# after the bug began
 	start_bug "$bug"
-	"$AI" diagnose -p "$PID" -d 1 -i 0.25 --json >"$TMP/d.json"
+	"$AI" diagnose -p "$PID" -d 1 -i 0.25 --json >"$json"
 	rc=$?
 	assert_eq "$bug (after): exit status" 1 "$rc"
-	check_first "$bug" "$kind" "$fn" after
+	check_first "$bug" "$kind" "$fn" after "$json"
 	[ "$tasks" = - ] ||
-		assert_eq "$bug (after): tasks" "$tasks" "$(json_eval "$TMP/d.json" 'd["findings"][0]["tasks"]')"
-	"$AI" diagnose -p "$PID" -d 0.5 -i 0.25 >"$TMP/d.txt"
+		assert_eq "$bug (after): tasks" "$tasks" "$(json_eval "$json" 'd["findings"][0]["tasks"]')"
+	"$AI" diagnose -p "$PID" -d 0.5 -i 0.25 >"$txt"
 	assert_eq "$bug (text): exit status" 1 $?
-	grep -q "^1\. $kind: " "$TMP/d.txt" || fail "$bug: no '1. $kind:' line: $(cat "$TMP/d.txt")"
-	grep -q "where: *$fn at .*(tests/bpf/diagnose_bugs.c:$(site "$bug"))" "$TMP/d.txt" ||
-		fail "$bug: no where: line with the site: $(cat "$TMP/d.txt")"
-	grep -q "cause: " "$TMP/d.txt" || fail "$bug: no cause line"
+	grep -q "^1\. $kind: " "$txt" || fail "$bug: no '1. $kind:' line: $(cat "$txt")"
+	grep -q "where: *$fn at .*(tests/bpf/diagnose_bugs.c:$(site "$bug"))" "$txt" ||
+		fail "$bug: no where: line with the site: $(cat "$txt")"
+	grep -q "cause: " "$txt" || fail "$bug: no cause line"
 	kill -0 "$PID" || fail "$bug: the target died"
 	kill -9 "$PID"
 
 	# before it began: the window sees it start
 	start_bug "$bug" 300
-	"$AI" diagnose -p "$PID" -d 1.5 -i 0.25 --json >"$TMP/d.json"
+	"$AI" diagnose -p "$PID" -d 1.5 -i 0.25 --json >"$json"
 	rc=$?
 	assert_eq "$bug (before): exit status" 1 "$rc"
-	check_first "$bug" "$kind" "$fn" before
+	check_first "$bug" "$kind" "$fn" before "$json"
 	kill -9 "$PID"
 }
 
-diagnose_bug deadlock deadlock lock_both 2
-diagnose_bug lost-wakeup lost-wakeup fetch_reply 1
-diagnose_bug orphan-lock orphan-lock wait_lock 1
-diagnose_bug stall stall refresh 4
-diagnose_bug leak task-leak request -
+# the five bugs side by side (each its own program and files); then each one's verdict
+bug_jobs=()
+for spec in "deadlock deadlock lock_both 2" "lost-wakeup lost-wakeup fetch_reply 1" \
+	"orphan-lock orphan-lock wait_lock 1" "stall stall refresh 4" "leak task-leak request -"; do
+	# shellcheck disable=SC2086
+	(
+		PIDS=()
+		trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done' EXIT
+		diagnose_bug $spec
+	) >"$TMP/${spec%% *}.log" 2>&1 &
+	bug_jobs+=("$!:${spec%% *}")
+done
+for job in "${bug_jobs[@]}"; do
+	wait "${job%%:*}"
+	rc=$?
+	grep -v "Killed" "$TMP/${job#*:}.log"
+	[ $rc -eq 0 ] || fail "diagnose of the planted ${job#*:} bug failed (above)"
+done
 
 # the stall names its root task and the chain to it
 start_bug stall
@@ -119,7 +134,7 @@ PID=$BG_PID
 bg taskset -c 0 bash -c 'while :; do :; done'
 HOG=$BG_PID
 sleep 0.3
-for i in 1 2 3; do
+for i in 1 2; do
 	"$AI" diagnose -p "$PID" -d 1 -i 0.25 --json >"$TMP/d.json"
 	assert_eq "preempted run $i: no blocking finding" False \
 		"$(json_eval "$TMP/d.json" 'any(f["kind"] == "blocking" for f in d["findings"])')"

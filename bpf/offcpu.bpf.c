@@ -14,6 +14,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
+#include "maps.bpf.h"
 #include "offcpu.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
@@ -117,17 +118,14 @@ static __always_inline void switch_in(struct task_struct *next)
 	struct sched_out *o = bpf_map_lookup_elem(&off, &tid);
 	struct sched_poll_key key = { .tid = tid };
 	struct sched_poll *p;
+	int created;
 	__u64 d;
 
 	if (!o)
 		return;
 	key.seq = o->seq;
 	d = bpf_ktime_get_ns() - o->out_ns;
-	p = bpf_map_lookup_elem(&polls, &key);
-	if (!p) {
-		bpf_map_update_elem(&polls, &key, &zero_poll, BPF_NOEXIST);
-		p = bpf_map_lookup_elem(&polls, &key);
-	}
+	p = ai_map_lookup_or_init(&polls, &key, &zero_poll, &created);
 	if (p) {
 		p->switches++;
 		if (o->preempted) {

@@ -90,15 +90,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
 static const struct argp argp = { options, parse_arg, NULL, doc, NULL, NULL, NULL };
 
-/* A task that did not move between two snapshots. */
-static bool unmoved(const struct ai_snap_task *a, const struct ai_snap_task *b)
-{
-	return a && b && a->abi.state == ASYNC_TASK_IDLE && b->abi.state == ASYNC_TASK_IDLE &&
-	       a->abi.state_since_ns == b->abi.state_since_ns && a->abi.polls == b->abi.polls &&
-	       a->abi.wait_kind == b->abi.wait_kind && a->abi.wait_obj == b->abi.wait_obj &&
-	       a->wait_for == b->wait_for;
-}
-
 /* The same cycle (same task ids in the same order) in the earlier graph, all unmoved. */
 static bool cycle_confirmed(const struct ai_snapshot *s0, const struct ai_waitgraph *g0,
 			    const struct ai_snapshot *s1, const struct ai_wg_cycle *c)
@@ -112,7 +103,7 @@ static bool cycle_confirmed(const struct ai_snapshot *s0, const struct ai_waitgr
 		if (!same)
 			continue;
 		for (size_t i = 0; i < c->len; i++)
-			if (!unmoved(&s0->tasks[o->nodes[i]], &s1->tasks[c->nodes[i]]))
+			if (!ai_snap_task_unmoved(&s0->tasks[o->nodes[i]], &s1->tasks[c->nodes[i]]))
 				return false;
 		return true;
 	}
@@ -380,7 +371,7 @@ static size_t find_stuck(const struct ai_snapshot *s0, const struct ai_snapshot 
 		}
 		candidates++;
 		t0 = s0 ? ai_snapshot_find(s0, t->abi.id) : NULL;
-		if (t0 && unmoved(t0, t) && stuck_reason(s0, t0, why, sizeof(why)))
+		if (t0 && ai_snap_task_unmoved(t0, t) && stuck_reason(s0, t0, why, sizeof(why)))
 			r->stuck[r->nstuck++] = i;
 	}
 	return candidates;

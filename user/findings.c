@@ -44,14 +44,6 @@ void ai_finding_innermost(const struct ai_snap_task *t, uint64_t *fn, uint64_t *
 	}
 }
 
-bool ai_snap_task_unmoved(const struct ai_snap_task *a, const struct ai_snap_task *b)
-{
-	return a && b && a->abi.state == ASYNC_TASK_IDLE && b->abi.state == ASYNC_TASK_IDLE &&
-	       a->abi.state_since_ns == b->abi.state_since_ns && a->abi.polls == b->abi.polls &&
-	       a->abi.wait_kind == b->abi.wait_kind && a->abi.wait_obj == b->abi.wait_obj &&
-	       a->wait_for == b->wait_for && a->chan_peer == b->chan_peer;
-}
-
 void ai_findings_free(struct ai_findings *f)
 {
 	if (!f)

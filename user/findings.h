@@ -111,7 +111,4 @@ const char *ai_finding_kind_name(enum ai_finding_kind kind);
  * an await (its fn and at), or the root's when no frame is. */
 void ai_finding_innermost(const struct ai_snap_task *t, uint64_t *fn, uint64_t *at);
 
-/* Same state (idle), same time of entering it, same polls and wait: it did not move. */
-bool ai_snap_task_unmoved(const struct ai_snap_task *a, const struct ai_snap_task *b);
-
 #endif /* AI_FINDINGS_H */

@@ -135,6 +135,11 @@ const struct ai_snap_task *ai_snapshot_find(const struct ai_snapshot *s, uint64_
 /* Index of the task with this id, or -1. */
 long ai_snapshot_index(const struct ai_snapshot *s, uint64_t id);
 
+/*
+ * The same task in two snapshots did not move: idle in both, since the same time, with
+ * the same polls and the same wait (object, the task it waits for, the channel's peer).
+ */
+bool ai_snap_task_unmoved(const struct ai_snap_task *a, const struct ai_snap_task *b);
 /* Time the task has been in its state at the snapshot (0 if it changed since). */
 uint64_t ai_snap_task_in_state(const struct ai_snapshot *s, const struct ai_snap_task *t);
 
